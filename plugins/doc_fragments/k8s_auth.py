@@ -1,0 +1,158 @@
+# Copyright: kubeops.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared documentation of the connection options and of object targeting."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # The connection options, declared once in module_utils/_connection.py (auth_argument_spec);
+    # a unit test checks that the two agree.
+    DOCUMENTATION = r"""
+options:
+  kubeconfig:
+    description:
+      - Path to a kubeconfig file, or the kubeconfig content as a dictionary.
+      - Without it, C(KUBECONFIG) (several paths separated by C(:)) or C(~/.kube/config) is read;
+        with neither, the pod's service account is used (in-cluster).
+      - Can also be set with the E(K8S_AUTH_KUBECONFIG) environment variable.
+    type: raw
+  context:
+    description:
+      - The kubeconfig context to use instead of its current-context.
+      - Can also be set with the E(K8S_AUTH_CONTEXT) environment variable.
+    type: str
+  host:
+    description:
+      - URL of the API server, for example V(https://10.0.0.1:6443).
+      - With O(api_key), O(password) or O(client_cert), no kubeconfig is read; otherwise it overrides the kubeconfig's server.
+      - Can also be set with the E(K8S_AUTH_HOST) environment variable
+        (set by the AWX / Automation Platform "OpenShift or Kubernetes API Bearer Token" credential).
+    type: str
+  api_key:
+    description:
+      - Bearer token to authenticate with.
+      - Can also be set with the E(K8S_AUTH_API_KEY) environment variable.
+    type: str
+  username:
+    description:
+      - User name for HTTP basic authentication.
+      - Can also be set with the E(K8S_AUTH_USERNAME) environment variable.
+    type: str
+  password:
+    description:
+      - Password for HTTP basic authentication.
+      - Can also be set with the E(K8S_AUTH_PASSWORD) environment variable.
+    type: str
+  validate_certs:
+    description:
+      - Whether to verify the API server's TLS certificate. Defaults to the kubeconfig's setting, else V(true).
+      - Can also be set with the E(K8S_AUTH_VERIFY_SSL) environment variable.
+    type: bool
+    aliases: [verify_ssl]
+  ca_cert:
+    description:
+      - Path to a CA certificate bundle that signs the API server's certificate.
+      - Can also be set with the E(K8S_AUTH_SSL_CA_CERT) environment variable.
+    type: path
+    aliases: [ssl_ca_cert]
+  client_cert:
+    description:
+      - Path to a client certificate for TLS client authentication.
+      - Can also be set with the E(K8S_AUTH_CERT_FILE) environment variable.
+    type: path
+    aliases: [cert_file]
+  client_key:
+    description:
+      - Path to the key of O(client_cert).
+      - Can also be set with the E(K8S_AUTH_KEY_FILE) environment variable.
+    type: path
+    aliases: [key_file]
+  proxy:
+    description:
+      - HTTP proxy URL to reach the API server through, for example V(http://proxy.example.com:3128).
+      - Can also be set with the E(K8S_AUTH_PROXY) environment variable.
+    type: str
+  no_proxy:
+    description:
+      - Comma-separated hosts, domains (V(.example.com)) and CIDRs reached without the proxy.
+      - Can also be set with the E(K8S_AUTH_NO_PROXY) environment variable.
+    type: str
+  impersonate_user:
+    description:
+      - User to impersonate for the requests.
+      - Can also be set with the E(K8S_AUTH_IMPERSONATE_USER) environment variable.
+    type: str
+  impersonate_groups:
+    description:
+      - Groups to impersonate for the requests.
+      - Can also be set with the E(K8S_AUTH_IMPERSONATE_GROUPS) environment variable (comma-separated).
+    type: list
+    elements: str
+notes:
+  - An API server that does not answer fails the task within a few seconds with a message naming
+    the server and the cause (refused, timed out, DNS, TLS).
+  - All connection options can be set once for this collection and kubernetes.core with
+    C(module_defaults) and the action group C(group/kubeops.platform.k8s).
+"""
+
+    TARGETS = r"""
+options:
+  names:
+    description:
+      - Names of the objects to act on.
+      - With O(selector), the task acts on the named objects and on every object the selector matches.
+    type: list
+    elements: str
+  selector:
+    description:
+      - Label selector in kubectl syntax choosing the objects to act on, for example
+        V(gitlab/middleware), V(env in (prod,staging\),tier!=cache) or V(!unschedulable).
+      - Operators C(=), C(==), C(!=), C(in), C(notin), exists (C(key)) and does-not-exist (C(!key)).
+      - One LIST request finds every match, so one task acts on hundreds of objects.
+      - The empty string matches every object.
+    type: str
+  missing:
+    description:
+      - What to do when a named object does not exist or the selector matches nothing.
+      - Without it, a missing named object fails the task and a selector that matches nothing warns.
+      - A failure happens before anything is written.
+    type: str
+    choices: [fail, warn, ignore]
+"""
+
+    METADATA = r"""
+options:
+  api_version:
+    description:
+      - API version of the objects, for example V(v1), V(apps/v1) or V(example.com/v1alpha1).
+    type: str
+    default: v1
+  kind:
+    description:
+      - Kind of the objects, for example V(Node), V(Deployment) or a custom resource's kind.
+      - Kinds other than the common built-in ones are looked up with one discovery request.
+    type: str
+    default: Node
+  namespace:
+    description:
+      - Namespace of namespaced objects. Required with O(names) for a namespaced kind;
+        without it a O(selector) searches every namespace.
+    type: str
+  state:
+    description:
+      - V(present) sets the given keys (a null value removes that key).
+      - V(absent) removes the given keys whatever their values.
+      - V(exact) makes the given keys the object's whole set, removing every other key
+        (only keys under O(prefixes) when that is given).
+    type: str
+    choices: [present, absent, exact]
+    default: present
+  prefixes:
+    description:
+      - With O(state=exact), manage only keys that start with one of these strings, for example
+        V(gitlab/); other keys, such as C(kubernetes.io/*), are never touched.
+      - Every given key must then start with one of them.
+    type: list
+    elements: str
+"""

@@ -1,0 +1,321 @@
+# Copyright: kubeops.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A small Kubernetes REST client speaking raw JSON.
+
+Private to the kubeops.platform collection: no compatibility promise outside it.
+Standard library only: no kubernetes client models and no discovery for kinds
+it knows, because per-task start-up dominates the run time of a play.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import http.client
+import ipaddress
+import json
+import os
+import socket
+import ssl
+import tempfile
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode, urlsplit
+
+from ansible_collections.kubeops.platform.plugins.module_utils._connection import Connection
+
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 60
+
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+
+class ApiError(Exception):
+    """The API server answered with an error status."""
+
+    def __init__(self, status: int, reason: str, message: str, action: str = "", body: dict | None = None):
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.action = action
+        self.body = body or {}
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        prefix = f"{self.action}: " if self.action else ""
+        return f"{prefix}{self.message} (HTTP {self.status} {self.reason})"
+
+
+class UnreachableError(Exception):
+    """No answer from the API server (refused, timed out, DNS, TLS)."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        parts = [base]
+        if self.namespaced and namespace:
+            parts.append(f"namespaces/{quote(namespace, safe='')}")
+        parts.append(self.plural)
+        if name:
+            parts.append(quote(name, safe=""))
+        if subresource:
+            parts.append(subresource)
+        return "/".join(parts)
+
+
+# Kinds resolved without a discovery request (api_version, kind) -> (plural, namespaced).
+KNOWN_KINDS = {
+    ("v1", "Node"): ("nodes", False),
+    ("v1", "Namespace"): ("namespaces", False),
+    ("v1", "PersistentVolume"): ("persistentvolumes", False),
+    ("v1", "Pod"): ("pods", True),
+    ("v1", "Service"): ("services", True),
+    ("v1", "ConfigMap"): ("configmaps", True),
+    ("v1", "Secret"): ("secrets", True),
+    ("v1", "ServiceAccount"): ("serviceaccounts", True),
+    ("v1", "PersistentVolumeClaim"): ("persistentvolumeclaims", True),
+    ("v1", "Endpoints"): ("endpoints", True),
+    ("v1", "Event"): ("events", True),
+    ("v1", "ReplicationController"): ("replicationcontrollers", True),
+    ("apps/v1", "Deployment"): ("deployments", True),
+    ("apps/v1", "StatefulSet"): ("statefulsets", True),
+    ("apps/v1", "DaemonSet"): ("daemonsets", True),
+    ("apps/v1", "ReplicaSet"): ("replicasets", True),
+    ("batch/v1", "Job"): ("jobs", True),
+    ("batch/v1", "CronJob"): ("cronjobs", True),
+    ("networking.k8s.io/v1", "Ingress"): ("ingresses", True),
+    ("storage.k8s.io/v1", "StorageClass"): ("storageclasses", False),
+}
+
+
+class HttpTransport:
+    """One keep-alive HTTP(S) connection to the API server, through a proxy if set."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        url = urlsplit(conn.server)
+        self.scheme = url.scheme
+        self.host = url.hostname or ""
+        self.port = url.port or (443 if url.scheme == "https" else 80)
+        self.prefix = url.path.rstrip("/")
+        self._http: http.client.HTTPConnection | None = None
+        self._ssl = self._ssl_context() if self.scheme == "https" else None
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        conn = self.conn
+        ctx = ssl.create_default_context()
+        if not conn.verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        elif conn.ca_file or conn.ca_data:
+            ctx = ssl.create_default_context(
+                cafile=conn.ca_file, cadata=conn.ca_data.decode() if conn.ca_data else None
+            )
+        if conn.cert_file or conn.cert_data:
+            self._load_client_cert(ctx)
+        return ctx
+
+    def _load_client_cert(self, ctx: ssl.SSLContext) -> None:
+        conn = self.conn
+        if conn.cert_file and not conn.cert_data:
+            ctx.load_cert_chain(conn.cert_file, conn.key_file)
+            return
+        # ssl only loads certificates from files: write the inline data to a private temp dir.
+        with tempfile.TemporaryDirectory() as tmp:
+            cert = os.path.join(tmp, "cert.pem")
+            key = conn.key_file
+            with open(cert, "wb") as handle:
+                handle.write(conn.cert_data or b"")
+            if conn.key_data:
+                key = os.path.join(tmp, "key.pem")
+                with open(key, "wb") as handle:
+                    handle.write(conn.key_data)
+            ctx.load_cert_chain(cert, key)
+
+    def _proxy(self) -> tuple[str, int] | None:
+        proxy = self.conn.proxy
+        if not proxy or _bypass_proxy(self.host, self.conn.no_proxy):
+            return None
+        url = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+        return url.hostname or "", url.port or 3128
+
+    def _connect(self) -> http.client.HTTPConnection:
+        proxy = self._proxy()
+        target_host, target_port = proxy or (self.host, self.port)
+        if self.scheme == "https":
+            http_conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                target_host, target_port, timeout=CONNECT_TIMEOUT, context=self._ssl
+            )
+        else:
+            http_conn = http.client.HTTPConnection(target_host, target_port, timeout=CONNECT_TIMEOUT)
+        if proxy:
+            http_conn.set_tunnel(self.host, self.port)
+        http_conn.connect()
+        if http_conn.sock is not None:
+            http_conn.sock.settimeout(READ_TIMEOUT)
+        return http_conn
+
+    def request(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None):
+        """Send one request; returns (status, reason, body bytes)."""
+        # A kept-alive connection may have been closed by the server: retry once on a fresh one.
+        retry = self._http is not None
+        while True:
+            try:
+                return self._send(method, target, headers, body)
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                stale = isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError))
+                if not (retry and stale):
+                    raise UnreachableError(self._describe(exc)) from exc
+                retry = False
+
+    def _send(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None):
+        if self._http is None:
+            self._http = self._connect()
+        self._http.putrequest(method, self.prefix + target, skip_accept_encoding=True)
+        for name, value in headers:
+            self._http.putheader(name, value)
+        self._http.putheader("Content-Length", str(len(body or b"")))
+        self._http.endheaders(body)
+        response = self._http.getresponse()
+        return response.status, response.reason, response.read()
+
+    def _describe(self, exc: BaseException) -> str:
+        where = f"cannot reach the Kubernetes API at {self.conn.server}"
+        if self._proxy():
+            where += f" through proxy {self.conn.proxy}"
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            why = f"TLS certificate verification failed ({exc.verify_message}); set ca_cert, or validate_certs: false on test clusters"
+        elif isinstance(exc, ConnectionRefusedError):
+            why = "connection refused"
+        elif isinstance(exc, (socket.timeout, TimeoutError)):
+            why = f"no answer within {CONNECT_TIMEOUT}s (timed out)"
+        elif isinstance(exc, socket.gaierror):
+            why = f"cannot resolve host name '{self.host}'"
+        elif isinstance(exc, http.client.RemoteDisconnected):
+            why = "the server closed the connection"
+        else:
+            why = str(exc) or type(exc).__name__
+        return f"{where}: {why} (connection settings from {self.conn.source})"
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+
+def _bypass_proxy(host: str, no_proxy: str | None) -> bool:
+    for entry in (no_proxy or "").split(","):
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry == "*" or host.lower() == entry.lstrip(".") or host.lower().endswith("." + entry.lstrip(".")):
+            return True
+        try:
+            if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+class K8sClient:
+    """JSON requests against the API server, with errors raised as :class:`ApiError`."""
+
+    def __init__(self, conn: Connection, transport=None):
+        self.conn = conn
+        self.transport = transport or HttpTransport(conn)
+        self._headers = [("Accept", "application/json"), ("User-Agent", "kubeops.platform")]
+        if conn.token:
+            self._headers.append(("Authorization", f"Bearer {conn.token}"))
+        elif conn.username and conn.password:
+            basic = base64.b64encode(f"{conn.username}:{conn.password}".encode()).decode()
+            self._headers.append(("Authorization", f"Basic {basic}"))
+        if conn.impersonate_user:
+            self._headers.append(("Impersonate-User", conn.impersonate_user))
+        self._headers.extend(("Impersonate-Group", group) for group in conn.impersonate_groups)
+        self._discovered: dict[str, list[dict]] = {}
+
+    def request(self, method: str, path: str, *, query: dict | None = None, body=None,
+                content_type: str = "application/json", action: str = "") -> dict:
+        query = {k: v for k, v in (query or {}).items() if v is not None}
+        target = path + ("?" + urlencode(query) if query else "")
+        headers = list(self._headers)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers.append(("Content-Type", content_type))
+        status, reason, raw = self.transport.request(method, target, headers, data)
+        try:
+            payload = json.loads(raw) if raw else {}
+        except ValueError:
+            payload = {"message": raw.decode(errors="replace").strip()[:500]}
+        if status >= 400:
+            message = payload.get("message") if isinstance(payload, dict) else None
+            raise ApiError(status, reason, message or reason, action or f"{method} {path}", payload)
+        return payload
+
+    def get(self, path: str, action: str = "") -> dict:
+        return self.request("GET", path, action=action)
+
+    def list(self, path: str, label_selector: str | None = None, field_selector: str | None = None,
+             action: str = "") -> list[dict]:
+        items: list[dict] = []
+        query = {"labelSelector": label_selector or None, "fieldSelector": field_selector, "limit": 500}
+        while True:
+            page = self.request("GET", path, query=query, action=action)
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            query["continue"] = token
+
+    def patch(self, path: str, body, patch_type: str = MERGE_PATCH, dry_run: bool = False,
+              action: str = "") -> dict:
+        return self.request("PATCH", path, query={"dryRun": "All" if dry_run else None},
+                            body=body, content_type=patch_type, action=action)
+
+    def create(self, path: str, body: dict, dry_run: bool = False, action: str = "") -> dict:
+        return self.request("POST", path, query={"dryRun": "All" if dry_run else None}, body=body, action=action)
+
+    def replace(self, path: str, body: dict, dry_run: bool = False, action: str = "") -> dict:
+        return self.request("PUT", path, query={"dryRun": "All" if dry_run else None}, body=body, action=action)
+
+    def delete(self, path: str, body: dict | None = None, dry_run: bool = False, action: str = "") -> dict:
+        return self.request("DELETE", path, query={"dryRun": "All" if dry_run else None}, body=body, action=action)
+
+    def resource(self, api_version: str, kind: str) -> Resource:
+        """Resolve a kind to its REST path; discovery only for kinds not in :data:`KNOWN_KINDS`."""
+        known = KNOWN_KINDS.get((api_version, kind))
+        if known:
+            return Resource(api_version, kind, *known)
+        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        if api_version not in self._discovered:
+            try:
+                found = self.get(base).get("resources") or []
+            except ApiError as exc:
+                if exc.status == 404:
+                    raise ValueError(f"api_version '{api_version}' is not served by the API server at {self.conn.server}") from exc
+                raise
+            self._discovered[api_version] = [r for r in found if "/" not in r.get("name", "")]
+        resources = self._discovered[api_version]
+        for item in resources:
+            if item.get("kind") == kind:
+                return Resource(api_version, kind, item["name"], bool(item.get("namespaced")))
+        kinds = sorted({r.get("kind", "") for r in resources})
+        close = difflib.get_close_matches(kind, kinds, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "kinds there: " + ", ".join(kinds)
+        raise ValueError(f"kind '{kind}' is not served under api_version '{api_version}' ({hint})")
+
+    def close(self) -> None:
+        close = getattr(self.transport, "close", None)
+        if close:
+            close()

@@ -1,0 +1,56 @@
+# Copyright: kubeops.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Glue between AnsibleModule and the client: shared options, one error path.
+
+Private to the kubeops.platform collection: no compatibility promise outside it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+
+from ansible_collections.kubeops.platform.plugins.module_utils._client import ApiError, K8sClient, UnreachableError
+from ansible_collections.kubeops.platform.plugins.module_utils._connection import (
+    ConfigError,
+    auth_argument_spec,
+    resolve_connection,
+)
+
+
+def argument_spec(**options: dict) -> dict:
+    """The module's own options plus the shared connection options (doc fragment ``k8s_auth``)."""
+    spec = auth_argument_spec(env_fallback)
+    spec.update(options)
+    return spec
+
+
+def make_client(params: dict) -> K8sClient:
+    return K8sClient(resolve_connection(params))
+
+
+def run(module: AnsibleModule, task: Callable[[AnsibleModule, K8sClient], dict]) -> None:
+    """Run ``task`` with a client and report its result; every known failure becomes fail_json."""
+    client = None
+    try:
+        client = make_client(module.params)
+        result = task(module, client)
+    except TaskFailed as exc:
+        module.fail_json(msg=str(exc), **exc.result)
+    except (ConfigError, UnreachableError, ValueError) as exc:
+        module.fail_json(msg=str(exc))
+    except ApiError as exc:
+        module.fail_json(msg=str(exc), status=exc.status, reason=exc.reason)
+    finally:
+        if client is not None:
+            client.close()
+    module.exit_json(**result)
+
+
+class TaskFailed(Exception):
+    """A failure that still reports what was done before it (partial results)."""
+
+    def __init__(self, message: str, **result):
+        super().__init__(message)
+        self.result = result

@@ -1,0 +1,55 @@
+# Copyright: kubeops.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Node taints: the engine behind the taint module.
+
+Private to the kubeops.platform collection: no compatibility promise outside it.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.kubeops.platform.plugins.module_utils._targets import TARGET_OPTIONS, Targets, update_objects
+from ansible_collections.kubeops.platform.plugins.module_utils._taints import apply_taints, parse_taint
+
+TAINT_OPTIONS = {
+    "taints": {"type": "list", "elements": "raw", "required": True},
+    "state": {"type": "str", "default": "present", "choices": ["present", "absent", "exact"]},
+    "prefixes": {"type": "list", "elements": "str"},
+    **TARGET_OPTIONS,
+}
+
+
+def wanted_taints(specs: list, state: str, prefixes: list[str] | None) -> list[dict]:
+    """Parse and validate every requested taint before anything is read or written."""
+    wanted = [parse_taint(spec, require_effect=state != "absent") for spec in specs]
+    if state == "exact" and prefixes:
+        for taint in wanted:
+            if not taint["key"].startswith(tuple(prefixes)):
+                raise ValueError(
+                    f"taint key '{taint['key']}' is outside the managed prefixes {', '.join(prefixes)}: "
+                    "with state=exact and prefixes, every key must start with one of them"
+                )
+    return wanted
+
+
+def run_taint(module, client) -> dict:
+    params = module.params
+    state, prefixes = params["state"], params["prefixes"]
+    wanted = wanted_taints(params["taints"], state, prefixes)
+    resource = client.resource("v1", "Node")
+    targets = Targets(resource, params["names"], params["selector"], missing=params["missing"])
+    nodes = targets.collect(client, module.warn)
+
+    def plan(node: dict) -> dict | None:
+        current = view(node)
+        desired = apply_taints(current, wanted, state, prefixes)
+        # null removes the field, as the API itself stores a node without taints
+        return None if desired == current else {"spec": {"taints": desired or None}}
+
+    results, diffs = update_objects(client, resource, nodes, plan, view, module.check_mode)
+    for item in results:
+        item.pop("kind", None)
+    return targets.summary(results, diffs, module._diff)
+
+
+def view(node: dict) -> list[dict]:
+    return list((node.get("spec") or {}).get("taints") or [])
