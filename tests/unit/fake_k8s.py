@@ -93,7 +93,7 @@ class ApiStatus(Exception):
                 "reason": self.reason, "code": self.code, "details": details}
 
 
-REASONS = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
            415: "Unsupported Media Type", 422: "Unprocessable Entity"}
 
 
@@ -106,7 +106,9 @@ class FakeKube:
             self.register_kind(*spec)
         self.objects: dict[tuple[str, str, str | None, str], dict] = {}
         self.log: list[Request] = []
-        self.before_request = []  # callables(fake, request) run before each request is handled
+        # callables(fake, request) run before each request: they may edit objects as another
+        # client would, or raise ApiStatus to answer with that error
+        self.before_request = []
         self._rv = itertools.count(1000)
         self._lock = threading.RLock()
 
@@ -165,9 +167,9 @@ class FakeKube:
                       json.loads(body) if body else None, header_map)
         with self._lock:
             self.log.append(req)
-            for hook in list(self.before_request):
-                hook(self, req)
             try:
+                for hook in list(self.before_request):
+                    hook(self, req)  # may change state, or raise ApiStatus to answer with an error
                 status, payload = self._handle(req)
             except ApiStatus as exc:
                 status, payload = exc.code, exc.body()
