@@ -602,8 +602,11 @@ def now() -> str:
 
 
 # ---- the same fake over real HTTP, for transport tests -------------------------------------------
-def serve_http(fake: FakeKube, expect_token: str | None = None):
-    """Serve ``fake`` on 127.0.0.1; returns (server, base_url). Call server.shutdown() after."""
+def serve_http(fake: FakeKube, expect_token: str | None = None, tls=None):
+    """Serve ``fake`` on 127.0.0.1; returns (server, base_url). Call server.shutdown() after.
+
+    ``tls`` is an ``ssl.SSLContext`` for HTTPS (require client certificates in it to test mTLS).
+    """
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -629,5 +632,9 @@ def serve_http(fake: FakeKube, expect_token: str | None = None):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    scheme = "http"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+        scheme = "https"
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+    return server, f"{scheme}://127.0.0.1:{server.server_address[1]}"
