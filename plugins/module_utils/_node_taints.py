@@ -21,13 +21,7 @@ TAINT_OPTIONS = {
 def wanted_taints(specs: list, state: str, prefixes: list[str] | None) -> list[dict]:
     """Parse and validate every requested taint before anything is read or written."""
     wanted = [parse_taint(spec, require_effect=state != "absent") for spec in specs]
-    if state == "exact" and prefixes:
-        for taint in wanted:
-            if not taint["key"].startswith(tuple(prefixes)):
-                raise ValueError(
-                    f"taint key '{taint['key']}' is outside the managed prefixes {', '.join(prefixes)}: "
-                    "with state=exact and prefixes, every key must start with one of them"
-                )
+    apply_taints([], wanted, state, prefixes)  # raises on duplicates and keys outside the prefixes
     return wanted
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from ansible.module_utils import _internal
 from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
 
@@ -22,7 +23,7 @@ def fake(monkeypatch) -> FakeKube:
 
 
 @pytest.fixture
-def run_module(capsys):
+def run_module(capsys, monkeypatch):
     """``run_module(main, args, check_mode=False, diff=False)`` -> the module's JSON result."""
 
     def run(main, args: dict, check_mode: bool = False, diff: bool = False) -> dict:
@@ -30,6 +31,9 @@ def run_module(capsys):
         capsys.readouterr()
         # AnsibleModule keeps warnings in a process-wide registry: start each run empty.
         warnings._global_warnings.clear()
+        # Importing controller code (filters do) flips this process-wide flag, which would send
+        # module warnings to the display instead of the result.
+        monkeypatch.setattr(_internal, "is_controller", False)
         with patch_module_args(module_args), pytest.raises(SystemExit):
             main()
         result = json.loads(capsys.readouterr().out)
