@@ -102,5 +102,5 @@ def run_metadata(module, client, field: str) -> dict:
     def view(obj: dict) -> dict:
         return dict((obj.get("metadata") or {}).get(field) or {})
 
-    results, diffs = update_objects(client, resource, objects, plan, view, module.check_mode)
+    results, diffs = update_objects(client, resource, objects, plan, view, module.check_mode, field)
     return targets.summary(results, diffs, module._diff)

@@ -39,7 +39,7 @@ def run_taint(module, client) -> dict:
         # null removes the field, as the API itself stores a node without taints
         return None if desired == current else {"spec": {"taints": desired or None}}
 
-    results, diffs = update_objects(client, resource, nodes, plan, view, module.check_mode)
+    results, diffs = update_objects(client, resource, nodes, plan, view, module.check_mode, "taints")
     for item in results:
         item.pop("kind", None)
     return targets.summary(results, diffs, module._diff)

@@ -78,7 +78,14 @@ class Targets:
         return objects
 
     def summary(self, results: list[dict], diffs: list[dict], with_diff: bool) -> dict:
-        """The module result: per-object results, missing names and, in diff mode, the diffs."""
+        """The module result: per-object results, missing names and, in diff mode, the diffs.
+
+        In diff mode each changed entry of ``results`` carries its own ``diff`` too: when the
+        task loops, Ansible's output looks for diffs inside a result's ``results`` list.
+        """
+        if not with_diff:
+            for item in results:
+                item.pop("diff", None)
         result = {"changed": any(r["changed"] for r in results), "results": results, "missing": self.missing_names}
         if with_diff:
             result["diff"] = diffs
@@ -118,7 +125,7 @@ def describe(obj: dict, kind: str) -> str:
 
 
 def update_objects(client: K8sClient, resource: Resource, objects: list[dict], plan: Plan, view: View,
-                   check_mode: bool) -> tuple[list[dict], list[dict]]:
+                   check_mode: bool, field: str = "state") -> tuple[list[dict], list[dict]]:
     """Apply ``plan`` to each object as a merge patch guarded by its resourceVersion.
 
     ``plan(obj)`` returns the merge patch that brings ``obj`` to the wanted state, or
@@ -126,7 +133,7 @@ def update_objects(client: K8sClient, resource: Resource, objects: list[dict], p
     the first write. A 409 Conflict means someone changed the object since it was
     read: read it again and re-plan, so concurrent runs never lose each other's edits.
     In check mode the patch is sent as a server-side dry run.
-    Returns (results, diffs).
+    Returns (results, diffs); a diff shows the views under ``field``, as Ansible prints mappings.
     """
     planned = [(obj, plan(obj)) for obj in objects]
     results: list[dict] = []
@@ -142,8 +149,9 @@ def update_objects(client: K8sClient, resource: Resource, objects: list[dict], p
         results.append(result)
         if result["changed"]:
             header = describe(obj, resource.kind)
-            diffs.append({"before_header": header, "after_header": header,
-                          "before": result["before"], "after": result["after"]})
+            result["diff"] = {"before_header": header, "after_header": header,
+                              "before": {field: result["before"]}, "after": {field: result["after"]}}
+            diffs.append(result["diff"])
     return results, diffs
 
 

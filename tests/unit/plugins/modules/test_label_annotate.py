@@ -120,7 +120,8 @@ def test_check_mode_label_is_a_server_dry_run(fake, run_module):
     fake.node("n1")
     result = run_module(label.main, {"names": ["n1"], "labels": {"a": "b"}}, check_mode=True, diff=True)
     assert result["changed"] is True
-    assert result["diff"] == [{"before_header": "Node n1", "after_header": "Node n1", "before": {}, "after": {"a": "b"}}]
+    assert result["diff"] == [{"before_header": "Node n1", "after_header": "Node n1",
+                               "before": {"labels": {}}, "after": {"labels": {"a": "b"}}}]
     assert fake.writes == []
     assert labels_of(fake, "Node", "n1") == {}
 

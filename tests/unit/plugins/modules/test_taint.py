@@ -99,8 +99,29 @@ def test_diff_shows_before_and_after_per_changed_node(fake, run_module):
     fake.node("n1")
     fake.node("n2", taints=[{"key": "a", "value": "1", "effect": "NoSchedule"}])
     result = run_module(taint.main, {"names": ["n1", "n2"], "taints": ["a=1:NoSchedule"]}, diff=True)
-    assert result["diff"] == [{"before_header": "Node n1", "after_header": "Node n1", "before": [],
-                               "after": [{"key": "a", "value": "1", "effect": "NoSchedule"}]}]
+    expected = {"before_header": "Node n1", "after_header": "Node n1", "before": {"taints": []},
+                "after": {"taints": [{"key": "a", "value": "1", "effect": "NoSchedule"}]}}
+    assert result["diff"] == [expected]
+    # In a loop, Ansible's output finds diffs inside each entry of 'results'.
+    assert [r.get("diff") for r in result["results"]] == [expected, None]
+
+
+def test_diff_renders_in_ansible_output(fake, run_module):
+    from ansible.plugins.callback import CallbackBase
+
+    fake.node("n1", taints=[{"key": "b", "effect": "NoSchedule"}])
+    result = run_module(taint.main, {"names": ["n1"], "taints": ["a=1:NoExecute"]}, diff=True)
+    text = CallbackBase()._get_diff(result["diff"])
+    assert "before: Node n1" in text and "after: Node n1" in text
+    added = [line for line in text.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert any('"key": "a"' in line for line in added), text
+
+
+def test_no_diff_without_diff_mode(fake, run_module):
+    fake.node("n1")
+    result = run_module(taint.main, {"names": ["n1"], "taints": ["a:NoSchedule"]})
+    assert "diff" not in result
+    assert "diff" not in result["results"][0]
 
 
 def test_conflict_is_retried_with_a_fresh_read_and_keeps_the_other_writer(fake, run_module):
