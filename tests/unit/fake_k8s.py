@@ -13,7 +13,11 @@ It keeps the API server semantics the collection relies on:
 - DELETE of an object with finalizers only sets deletionTimestamp; it goes once they are cleared,
   and no new finalizer may be added while it is terminating;
 - graceful pod deletion leaves the pod terminating until :meth:`FakeKube.kubelet_sync`, unless the
-  grace period is 0.
+  grace period is 0; DELETE honours resourceVersion and uid preconditions;
+- a create may not carry metadata.resourceVersion (or, for a Pod, ephemeral containers) and never
+  sets status: a new Pod starts Pending, a new workload with an empty status.
+
+Workload controllers, a scheduler and a kubelet that drive rollouts live in ``fake_workloads.py``.
 """
 
 from __future__ import annotations
@@ -253,6 +257,17 @@ class FakeKube:
         obj = copy.deepcopy(req.body)
         if not isinstance(obj, dict) or obj.get("kind") != kind.kind:
             raise ApiStatus(400, "BadRequest", f"the body must be a {kind.kind}")
+        meta = obj.get("metadata") or {}
+        if meta.get("resourceVersion"):
+            raise ApiStatus(500, "InternalError", "Internal error occurred: resourceVersion should not be set on "
+                                                  "objects to be created")
+        if kind.kind == "Pod" and (obj.get("spec") or {}).get("ephemeralContainers"):
+            raise _invalid(kind, meta.get("name") or "", [("spec.ephemeralContainers", "Forbidden: cannot be set on create")])
+        # A create never sets status: the API server resets it (a new pod starts Pending).
+        if kind.kind == "Pod":
+            obj["status"] = {"phase": "Pending"}
+        elif kind.kind in WORKLOAD_KINDS:
+            obj["status"] = {}
         if req.dry_run:
             probe = copy.deepcopy(obj)
             self._prepare_new(kind, probe, namespace)
@@ -362,6 +377,9 @@ class FakeKube:
         if pre.get("resourceVersion") and pre["resourceVersion"] != current["metadata"]["resourceVersion"]:
             raise ApiStatus(409, "Conflict", f'Operation cannot be fulfilled on {kind.plural} "{name}": '
                                              "the ResourceVersion in the precondition does not match")
+        if pre.get("uid") and pre["uid"] != current["metadata"]["uid"]:
+            raise ApiStatus(409, "Conflict", f"Precondition failed: UID in precondition: {pre['uid']}, "
+                                             f"UID in object meta: {current['metadata']['uid']}")
         obj = copy.deepcopy(current)
         meta = obj["metadata"]
         graceful = kind.kind == "Pod" and (obj.get("spec") or {}).get("nodeName") and grace not in (0, "0")

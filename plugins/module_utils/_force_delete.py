@@ -1,0 +1,306 @@
+# Copyright: kubeops.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Delete objects stuck on deletion: the engine behind the force_delete module.
+
+Private to the kubeops.platform collection: no compatibility promise outside it.
+
+What the notebook does by hand, in order and with guard rails:
+``kubectl delete pod P --force --grace-period=0`` and
+``kubectl patch pvc P -p '{"metadata":{"finalizers":null}}'`` (for a namespace, the ``finalize``
+subresource). Finalizers are only stripped after a normal deletion had its chance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ansible_collections.kubeops.platform.plugins.module_utils._client import MERGE_PATCH, ApiError, K8sClient
+from ansible_collections.kubeops.platform.plugins.module_utils._module import TaskFailed
+from ansible_collections.kubeops.platform.plugins.module_utils._rollout import Poller, is_terminating
+from ansible_collections.kubeops.platform.plugins.module_utils._targets import (
+    CONFLICT_RETRIES,
+    OBJECT_OPTIONS,
+    TARGET_OPTIONS,
+    Targets,
+    describe,
+)
+
+# What skipping a finalizer's work may leave behind, for the warning.
+FINALIZER_HINTS = {
+    "kubernetes.io/pvc-protection": "a pod may still be using the claim's volume",
+    "kubernetes.io/pv-protection": "the volume may still be bound to a claim",
+    "external-provisioner.volume.kubernetes.io/finalizer": "the backing storage volume may not be deleted",
+    "kubernetes.io/pv-controller": "the backing storage volume may not be deleted",
+    "kubernetes": "objects still in the namespace stay behind, orphaned",
+    "foregroundDeletion": "dependent objects may not be deleted",
+    "orphan": "dependent objects may keep an owner reference to a deleted object",
+}
+OTHER_FINALIZER = "its controller's cleanup of external resources or dependent objects is skipped"
+
+
+def force_delete_options() -> dict:
+    options = {**OBJECT_OPTIONS, **TARGET_OPTIONS}
+    options["kind"] = {"type": "str", "default": "Pod"}
+    options.update({
+        "timeout": {"type": "int", "default": 60},
+        "remove_finalizers": {"type": "bool", "default": False},
+        "allow_live": {"type": "bool", "default": False},
+    })
+    return options
+
+
+def finalizers_of(obj: dict) -> list[str]:
+    """Everything that holds the object: metadata.finalizers, and a namespace's spec.finalizers."""
+    held = list((obj.get("metadata") or {}).get("finalizers") or [])
+    if obj.get("kind") == "Namespace":
+        held += [f for f in (obj.get("spec") or {}).get("finalizers") or [] if f not in held]
+    return held
+
+
+def what_is_left_behind(finalizers: list[str]) -> str:
+    hints = list(dict.fromkeys(FINALIZER_HINTS.get(f, OTHER_FINALIZER) for f in finalizers))
+    return "; ".join(hints)
+
+
+@dataclass
+class Item:
+    obj: dict
+    label: str
+    was_terminating: bool
+    uid: str
+    finalizers_before: list[str] = field(default_factory=list)
+    deleted: bool = False
+    finalizers_removed: list[str] = field(default_factory=list)
+    gone: bool = False
+    problem: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return self.deleted or bool(self.finalizers_removed)
+
+
+class ForceDelete:
+    def __init__(self, client: K8sClient, params: dict, check_mode: bool, warn):
+        self.client = client
+        self.check_mode = check_mode
+        self.warn = warn
+        self.timeout = params["timeout"]
+        if self.timeout is None or self.timeout < 0:
+            raise ValueError(f"timeout must be 0 or more seconds, got {self.timeout}")
+        self.remove_finalizers = params["remove_finalizers"]
+        self.allow_live = params["allow_live"]
+        self.resource = client.resource(params["api_version"], params["kind"])
+        self.kind = self.resource.kind
+        # Absent is what this module makes: a named object already gone is no failure by default.
+        self.targets = Targets(self.resource, params["names"], params["selector"], params["namespace"],
+                               params["missing"] or "ignore")
+        self.items: list[Item] = []
+
+    def run(self, with_diff: bool) -> dict:
+        for obj in self.targets.collect(self.client, self.warn):
+            obj.setdefault("apiVersion", self.resource.api_version)  # list items carry neither
+            obj.setdefault("kind", self.kind)
+            self.items.append(Item(obj, describe(obj, self.kind), is_terminating(obj), obj["metadata"].get("uid", ""),
+                                   finalizers_of(obj)))
+        for item in self.items:
+            self._delete(item)
+        if self.check_mode:
+            for item in self.items:
+                self._plan_finalizers(item)
+            return self._summary(with_diff)
+        self._wait([item for item in self.items if not item.gone])
+        stuck = [item for item in self.items if not item.gone]
+        for item in stuck:
+            if not self.remove_finalizers:
+                item.problem = (f"{item.label} is still there after {self.timeout}s, held by finalizers "
+                                f"{', '.join(finalizers_of(item.obj)) or '(none)'}{self._conditions(item)}: set "
+                                "remove_finalizers: true to remove them (what they protect may be left behind: "
+                                f"{what_is_left_behind(finalizers_of(item.obj))})")
+            elif not item.was_terminating and not self.allow_live:
+                item.problem = (f"{item.label} was not terminating before this task and is still there after "
+                                f"{self.timeout}s, held by finalizers {', '.join(finalizers_of(item.obj))}: "
+                                "finalizers are not removed from a live object without allow_live: true (they "
+                                f"protect: {what_is_left_behind(finalizers_of(item.obj))})")
+            else:
+                self._strip(item)
+        self._wait([item for item in stuck if not item.gone and not item.problem])
+        for item in stuck:
+            if not item.gone and not item.problem:
+                item.problem = (f"{item.label} is still there after its finalizers were removed and another "
+                                f"{self.timeout}s{self._conditions(item)}")
+        problems = [item.problem for item in self.items if item.problem]
+        if problems:
+            raise TaskFailed("; ".join(problems), **self._summary(with_diff))
+        return self._summary(with_diff)
+
+    # -- steps
+    def _delete(self, item: Item) -> None:
+        """DELETE unless already terminating; a pod always gets grace period 0 (kubectl --force)."""
+        meta = item.obj["metadata"]
+        is_pod = self.kind == "Pod" and self.resource.api_version == "v1"
+        if item.was_terminating and not (is_pod and meta.get("deletionGracePeriodSeconds") != 0):
+            return
+        body: dict = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background",
+                      "preconditions": {"uid": item.uid}}
+        if is_pod:
+            body["gracePeriodSeconds"] = 0
+        try:
+            answer = self.client.delete(self._path(item), body, dry_run=self.check_mode,
+                                        action=f"delete {item.label}")
+        except ApiError as exc:
+            if exc.status in (404, 409):  # gone already, or replaced by a new object of that name
+                item.gone = True
+                return
+            raise self._failure(str(exc)) from exc
+        item.deleted = True
+        if answer.get("kind") == "Status" or not (answer.get("metadata") or {}).get("deletionTimestamp"):
+            item.gone = not self.check_mode
+        else:
+            item.obj = answer
+
+    def _plan_finalizers(self, item: Item) -> None:
+        """Check mode: which finalizers a real run would remove if the object were still there after the wait."""
+        held = finalizers_of(item.obj)
+        if not (self.remove_finalizers and held and not item.gone):
+            return
+        if not item.was_terminating and not self.allow_live:
+            self.warn(f"{item.label} is not terminating: if it is still there after {self.timeout}s, its finalizers "
+                      f"{', '.join(held)} are not removed without allow_live: true")
+            return
+        self._send_strip(item, dry_run=True)
+        item.finalizers_removed = held
+
+    def _strip(self, item: Item) -> None:
+        held = finalizers_of(item.obj)
+        if not held:
+            return
+        removed = self._send_strip(item, dry_run=False)
+        if removed:
+            item.finalizers_removed = removed
+            self.warn(f"removed finalizers {', '.join(removed)} from {item.label}: what they protected may be left "
+                      f"behind ({what_is_left_behind(removed)})")
+
+    def _send_strip(self, item: Item, dry_run: bool) -> list[str]:
+        """Clear the finalizers, guarded by resourceVersion; on a conflict read again and retry."""
+        for _attempt in range(CONFLICT_RETRIES):
+            held = finalizers_of(item.obj)
+            meta = item.obj["metadata"]
+            try:
+                if meta.get("finalizers"):
+                    patch = {"metadata": {"finalizers": None, "resourceVersion": meta["resourceVersion"]}}
+                    answer = self.client.patch(self._path(item), patch, MERGE_PATCH, dry_run=dry_run,
+                                               action=f"remove the finalizers of {item.label}")
+                    if not dry_run:
+                        item.obj = answer if answer.get("metadata") else item.obj
+                if self.kind == "Namespace" and (item.obj.get("spec") or {}).get("finalizers"):
+                    body = {**item.obj, "spec": {**item.obj["spec"], "finalizers": []}}
+                    self.client.replace(self._path(item, "finalize"), body, dry_run=dry_run,
+                                        action=f"finalize {item.label}")
+            except ApiError as exc:
+                if exc.status == 404:
+                    item.gone = True
+                    return held
+                if exc.status != 409:
+                    raise self._failure(str(exc)) from exc
+                fresh = self._get(item)
+                if fresh is None:
+                    item.gone = True
+                    return []
+                item.obj = fresh
+                continue
+            return held
+        raise self._failure(f"{item.label} kept changing while its finalizers were being removed "
+                            f"({CONFLICT_RETRIES} conflicts in a row)")
+
+    def _wait(self, items: list[Item]) -> None:
+        poller = Poller(self.timeout)
+        pending = list(items)
+        while pending:
+            for item in pending:
+                current = self._get(item)
+                if current is None:
+                    item.gone = True
+                else:
+                    item.obj = current
+            pending = [item for item in pending if not item.gone]
+            if not pending or poller.expired():
+                return
+            poller.pause(seen=tuple(_version(item.obj) for item in pending))
+
+    # -- helpers
+    def _get(self, item: Item) -> dict | None:
+        """The object as it is now, or None once it is gone (a new object of that name does not count)."""
+        try:
+            current = self.client.get(self._path(item), action=f"read {item.label}")
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise self._failure(str(exc)) from exc
+        if current["metadata"].get("uid") != item.uid:
+            return None
+        current.setdefault("apiVersion", self.resource.api_version)
+        current.setdefault("kind", self.kind)
+        return current
+
+    def _path(self, item: Item, subresource: str | None = None) -> str:
+        meta = item.obj["metadata"]
+        return self.resource.path(meta.get("namespace"), meta["name"], subresource)
+
+    def _conditions(self, item: Item) -> str:
+        """A terminating namespace says what it still waits for in its conditions."""
+        waiting = [c.get("message") for c in (item.obj.get("status") or {}).get("conditions") or []
+                   if c.get("status") == "True" and c.get("message")]
+        return f" ({'; '.join(waiting)})" if waiting else ""
+
+    def _result(self, item: Item) -> dict:
+        meta = item.obj["metadata"]
+        if self.check_mode:
+            message = ("would delete" if item.deleted else "already terminating") + (
+                f", then remove finalizers {', '.join(item.finalizers_removed)} if it is still there after "
+                f"{self.timeout}s" if item.finalizers_removed else "")
+        elif not item.gone:
+            message = "still there"
+        else:
+            steps = (["deleted"] if item.deleted else []) + (
+                [f"finalizers {', '.join(item.finalizers_removed)} removed"] if item.finalizers_removed else [])
+            message = ", then ".join(steps) or "went away by itself while waiting"
+        result = {"kind": self.kind, "name": meta["name"], "changed": item.changed,
+                  "was_terminating": item.was_terminating, "deleted": item.deleted,
+                  "finalizers_removed": item.finalizers_removed, "gone": item.gone and not self.check_mode,
+                  "message": message}
+        if meta.get("namespace"):
+            result["namespace"] = meta["namespace"]
+        return result
+
+    def _summary(self, with_diff: bool) -> dict:
+        results = [self._result(item) for item in self.items]
+        for name in self.targets.missing_names:
+            absent = {"kind": self.kind, "name": name, "changed": False, "was_terminating": False, "deleted": False,
+                      "finalizers_removed": [], "gone": True, "message": "already absent"}
+            if self.targets.namespace:
+                absent["namespace"] = self.targets.namespace
+            results.append(absent)
+        summary = {"changed": any(r["changed"] for r in results), "results": results,
+                   "missing": self.targets.missing_names}
+        if with_diff:
+            summary["diff"] = [self._diff(item) for item in self.items if item.changed]
+        return summary
+
+    def _diff(self, item: Item) -> dict:
+        after = {"exists": False}
+        if not (item.gone or self.check_mode):
+            after = {"exists": True, "terminating": True, "finalizers": finalizers_of(item.obj)}
+        return {"before_header": item.label, "after_header": item.label,
+                "before": {"exists": True, "terminating": item.was_terminating, "finalizers": item.finalizers_before},
+                "after": after}
+
+    def _failure(self, message: str) -> TaskFailed:
+        return TaskFailed(message, **self._summary(False))
+
+
+def _version(obj: dict) -> str | None:
+    return (obj.get("metadata") or {}).get("resourceVersion")
+
+
+def run_force_delete(module, client: K8sClient) -> dict:
+    return ForceDelete(client, module.params, module.check_mode, module.warn).run(module._diff)

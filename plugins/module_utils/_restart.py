@@ -1,0 +1,739 @@
+# Copyright: kubeops.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Restart workloads and bare pods: the engine behind the restart module.
+
+Private to the kubeops.platform collection: no compatibility promise outside it.
+
+Strategies, as an operator would do them with kubectl:
+
+- ``rollout``: ``kubectl rollout restart`` (pod template annotation ``kubectl.kubernetes.io/restartedAt``);
+- ``recreate``: ``kubectl get pod P -o yaml | kubectl replace --force -f -`` for a bare pod;
+- ``scale``: ``kubectl scale --replicas=0``, wait for the pods to go, scale back;
+- ``delete_pods``: ``kubectl delete pod`` of the workload's pods, for its controller to replace.
+
+Every object's strategy is chosen and checked before the first write; one task restarts
+all its targets together and waits for all of them at once.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from ansible_collections.kubeops.platform.plugins.module_utils import _rollout
+from ansible_collections.kubeops.platform.plugins.module_utils._client import MERGE_PATCH, ApiError, K8sClient
+from ansible_collections.kubeops.platform.plugins.module_utils._module import TaskFailed
+from ansible_collections.kubeops.platform.plugins.module_utils._rollout import (
+    Poller,
+    Progress,
+    describe_pods,
+    is_ready,
+    is_terminating,
+    pod_problem,
+    pod_status,
+    replicas_status,
+    rollout_status,
+    update_strategy,
+)
+from ansible_collections.kubeops.platform.plugins.module_utils._selectors import format_selector
+from ansible_collections.kubeops.platform.plugins.module_utils._targets import (
+    TARGET_OPTIONS,
+    Targets,
+    describe,
+    update_objects,
+)
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+TRIGGER_ANNOTATION = "kubeops.platform/restart-trigger"
+STRATEGIES = ["rollout", "recreate", "scale", "delete_pods"]
+SERVICE_ACCOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    api_version: str
+    strategies: tuple[str, ...]
+    default: str | None  # None: chosen per object (Pods)
+
+
+KINDS = {
+    "Deployment": KindInfo("apps/v1", ("rollout", "scale", "delete_pods"), "rollout"),
+    "StatefulSet": KindInfo("apps/v1", ("rollout", "scale", "delete_pods"), "rollout"),
+    "DaemonSet": KindInfo("apps/v1", ("rollout", "delete_pods"), "rollout"),
+    "ReplicaSet": KindInfo("apps/v1", ("scale", "delete_pods"), "delete_pods"),
+    "Pod": KindInfo("v1", ("recreate", "delete_pods"), None),
+}
+# kubectl's names for the kinds, so survey answers like "deploy" or "sts" work.
+ALIASES = {
+    **{name: "Deployment" for name in ("deployment", "deployments", "deploy")},
+    **{name: "StatefulSet" for name in ("statefulset", "statefulsets", "sts")},
+    **{name: "DaemonSet" for name in ("daemonset", "daemonsets", "ds")},
+    **{name: "ReplicaSet" for name in ("replicaset", "replicasets", "rs")},
+    **{name: "Pod" for name in ("pod", "pods", "po")},
+}
+NOT_RESTARTABLE = {
+    **dict.fromkeys(("job", "jobs"), "a Job is not restarted: its pods run to completion once. Re-create it instead: "
+                                     "delete the Job and create it again from its manifest (kubernetes.core.k8s with "
+                                     "state absent, then present), or create a new Job from the same spec"),
+    **dict.fromkeys(("cronjob", "cronjobs", "cj"), "a CronJob is not restarted: to run it now, create a Job from it "
+                                                   "(kubectl create job NAME --from=cronjob/CRONJOB)"),
+}
+# Why a strategy does not fit a whole kind, and what to use instead.
+MISFITS = {
+    ("rollout", "Pod"): "a bare Pod has no rollout; use strategy recreate (delete it and create it again from its "
+                        "own spec), or delete_pods when a controller owns it",
+    ("rollout", "ReplicaSet"): "only a Deployment rolls out; restart the ReplicaSet's Deployment, or use strategy "
+                               "delete_pods or scale",
+    ("recreate", "Deployment"): "recreate is for bare Pods; for a Deployment use rollout, scale or delete_pods",
+    ("recreate", "StatefulSet"): "recreate is for bare Pods; for a StatefulSet use rollout, scale or delete_pods",
+    ("recreate", "DaemonSet"): "recreate is for bare Pods; for a DaemonSet use rollout or delete_pods",
+    ("recreate", "ReplicaSet"): "recreate is for bare Pods; for a ReplicaSet use delete_pods or scale",
+    ("scale", "DaemonSet"): "a DaemonSet has no replica count (one pod per node); use rollout or delete_pods",
+    ("scale", "Pod"): "a Pod has no replica count; use recreate for a bare Pod, delete_pods for a controlled one",
+}
+
+
+def restart_options() -> dict:
+    return {
+        "kind": {"type": "str", "default": "Deployment"},
+        "namespace": {"type": "str"},
+        **TARGET_OPTIONS,
+        "strategy": {"type": "str", "choices": STRATEGIES},
+        "grace_period": {"type": "int"},
+        "wait": {"type": "bool", "default": True},
+        "wait_timeout": {"type": "int", "default": 300},
+        "trigger": {"type": "str"},
+    }
+
+
+# ---- choosing and checking ------------------------------------------------------------------------
+def resolve_kind(text: str) -> str:
+    """The canonical kind for a name as kubectl accepts it; refuses kinds that are not restarted."""
+    key = (text or "").strip().lower()
+    if key in ALIASES:
+        return ALIASES[key]
+    if key in NOT_RESTARTABLE:
+        raise ValueError(f"kind '{text}' cannot be restarted: {NOT_RESTARTABLE[key]}")
+    raise ValueError(f"kind '{text}' cannot be restarted: choose one of {', '.join(KINDS)}")
+
+
+def check_strategy(kind: str, strategy: str | None) -> None:
+    """Refuse a strategy that never fits the kind, before anything is read."""
+    if strategy is not None and strategy not in KINDS[kind].strategies:
+        raise ValueError(f"strategy '{strategy}' does not fit a {kind}: {MISFITS[(strategy, kind)]}")
+
+
+def controller_of(obj: dict) -> dict | None:
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return ref
+    return None
+
+
+def choose_strategy(kind: str, obj: dict, strategy: str | None, trigger: str | None) -> str:
+    """The strategy for this object, or ValueError saying why it does not fit."""
+    label = describe(obj, kind)
+    owner = controller_of(obj)
+    if kind == "Pod":
+        chosen = strategy or ("delete_pods" if owner else "recreate")
+        if chosen == "recreate" and owner:
+            raise ValueError(f"{label} is owned by {owner['kind']} {owner['name']}: recreate is for bare Pods (its "
+                             "controller would replace it meanwhile); use strategy delete_pods, or restart the "
+                             f"{owner['kind']}")
+        if chosen == "delete_pods" and not owner:
+            raise ValueError(f"{label} has no controller: deleting it would lose it for good; use strategy recreate")
+        if chosen == "delete_pods" and owner["kind"] in ("Job", "CronJob"):
+            raise ValueError(f"{label} belongs to {owner['kind']} {owner['name']}: {NOT_RESTARTABLE['job']}")
+        if chosen == "delete_pods" and trigger is not None:
+            raise ValueError(f"{label} is replaced by a new pod from {owner['kind']} {owner['name']}, so the "
+                             f"trigger cannot be recorded on it: restart the {owner['kind']} with trigger instead")
+        return chosen
+    chosen = strategy or KINDS[kind].default or ""
+    if chosen == "rollout" and update_strategy(obj) == "OnDelete":
+        raise ValueError(f"{label} uses updateStrategy OnDelete: a rollout restart would not replace its pods; "
+                         "use strategy delete_pods")
+    if chosen == "rollout" and kind == "Deployment" and (obj.get("spec") or {}).get("paused"):
+        raise ValueError(f"{label} is paused: a rollout restart would not start until it is resumed "
+                         "(kubectl rollout resume); resume it first, or use strategy delete_pods")
+    if chosen == "scale" and kind == "ReplicaSet" and owner:
+        raise ValueError(f"{label} is managed by {owner['kind']} {owner['name']}, which would undo the scale; "
+                         f"restart the {owner['kind']}, or use strategy delete_pods")
+    return chosen
+
+
+def recorded_trigger(obj: dict) -> str | None:
+    return ((obj.get("metadata") or {}).get("annotations") or {}).get(TRIGGER_ANNOTATION)
+
+
+def trigger_unchanged(obj: dict, trigger: str | None) -> bool:
+    """Whether the last restart recorded this same trigger (without a trigger, every run restarts)."""
+    return trigger is not None and recorded_trigger(obj) == trigger
+
+
+def restarted_at(now: datetime | None = None, previous: str | None = None) -> str:
+    """The restartedAt value kubectl writes: RFC 3339 local time, seconds; never the same as the last one."""
+    moment = (now or datetime.now()).astimezone().replace(microsecond=0)
+    value = _rfc3339(moment)
+    if value == previous:  # a second restart within the same second must still change the template
+        value = _rfc3339(moment + timedelta(seconds=1))
+    return value
+
+
+def _rfc3339(moment: datetime) -> str:
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+# ---- recreate: the pod's own spec without what the server set ---------------------------------------
+SERVER_METADATA = ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                   "generation", "managedFields", "selfLink")
+
+
+def token_volume_names(pod: dict) -> set[str]:
+    """Service-account token volumes the admission plugin injected (it injects them again on create)."""
+    spec = pod.get("spec") or {}
+    mounted_at_sa_path = {
+        mount.get("name")
+        for container in (spec.get("containers") or []) + (spec.get("initContainers") or [])
+        for mount in container.get("volumeMounts") or []
+        if mount.get("mountPath") == SERVICE_ACCOUNT_PATH
+    }
+    names = set()
+    for volume in spec.get("volumes") or []:
+        name = volume.get("name") or ""
+        projected = (volume.get("projected") or {}).get("sources") or []
+        if name.startswith("kube-api-access-") and any("serviceAccountToken" in source for source in projected):
+            names.add(name)
+        elif name in mounted_at_sa_path and "-token-" in ((volume.get("secret") or {}).get("secretName") or ""):
+            names.add(name)  # the legacy token Secret volume of clusters before 1.24
+    return names
+
+
+def clean_pod_manifest(pod: dict) -> dict:
+    """What ``kubectl replace --force`` re-creates: the pod without the fields the server set.
+
+    Removed: uid, resourceVersion, timestamps, generation, managedFields, status, the node binding
+    (the scheduler places the new pod), the admission-computed priority, ephemeral (debug)
+    containers, which a create may not carry, and the injected service-account token volumes and
+    their mounts (the new pod gets fresh ones). Kept: name, namespace, labels, annotations,
+    owner references, finalizers and the rest of the spec.
+    """
+    manifest = copy.deepcopy(pod)
+    manifest["apiVersion"], manifest["kind"] = "v1", "Pod"
+    meta = manifest.setdefault("metadata", {})
+    for key in SERVER_METADATA:
+        meta.pop(key, None)
+    manifest.pop("status", None)
+    spec = manifest.setdefault("spec", {})
+    for key in ("nodeName", "priority", "ephemeralContainers"):
+        spec.pop(key, None)
+    tokens = token_volume_names(pod)
+    if tokens:
+        spec["volumes"] = [v for v in spec.get("volumes") or [] if v.get("name") not in tokens]
+        if not spec["volumes"]:
+            del spec["volumes"]
+        for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+            if "volumeMounts" in container:
+                container["volumeMounts"] = [m for m in container["volumeMounts"] if m.get("name") not in tokens]
+                if not container["volumeMounts"]:
+                    del container["volumeMounts"]
+    return manifest
+
+
+# ---- what a result shows -------------------------------------------------------------------------
+def view(kind: str, obj: dict) -> dict:
+    """The fields a restart changes, for before/after and diff."""
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    trigger = (meta.get("annotations") or {}).get(TRIGGER_ANNOTATION)
+    if kind == "Pod":
+        return {"uid": meta.get("uid"), "node": spec.get("nodeName"), "trigger": trigger}
+    shown: dict = {}
+    if kind != "ReplicaSet":
+        template_annotations = ((spec.get("template") or {}).get("metadata") or {}).get("annotations") or {}
+        shown["restarted_at"] = template_annotations.get(RESTARTED_AT)
+    if kind == "Deployment":
+        shown["revision"] = (meta.get("annotations") or {}).get("deployment.kubernetes.io/revision")
+    elif kind == "StatefulSet":
+        shown["revision"] = status.get("updateRevision")
+    shown["generation"] = meta.get("generation")
+    if kind != "DaemonSet":
+        shown["replicas"] = spec.get("replicas", 1)
+    shown["trigger"] = trigger
+    return shown
+
+
+# ---- the run ----------------------------------------------------------------------------------------
+@dataclass
+class Item:
+    """One workload (or pod) being restarted."""
+
+    kind: str
+    obj: dict
+    strategy: str
+    before: dict
+    old_pods: list[dict] = field(default_factory=list)
+    started: float = 0.0
+    finished: float | None = None
+    changed: bool = False
+    message: str = ""
+    waiting: str = ""
+    after: dict | None = None
+    # what the last look saw: the object (None once deleted), or for a controlled pod its owner
+    current: dict | None = None
+    owner_kind: str = ""
+    replicas: int = 0
+    scaled_down: bool = False
+    manifest: dict | None = None
+
+    @property
+    def key(self) -> tuple:
+        meta = self.obj["metadata"]
+        return meta.get("namespace"), meta["name"]
+
+    @property
+    def label(self) -> str:
+        return describe(self.obj, self.kind)
+
+    @property
+    def watched_kind(self) -> str:
+        return self.owner_kind or self.kind
+
+
+def _by_status(check):
+    """A look at a workload's status through ``check`` (rollout_status or replicas_status)."""
+
+    def look(kind: str, obj: dict | None, _item: Item) -> Progress:
+        return check(kind, obj) if obj is not None else Progress(False, f"the {kind} was deleted", failed=True)
+
+    return look
+
+
+class Restart:
+    def __init__(self, client: K8sClient, params: dict, check_mode: bool, warn):
+        self.client = client
+        self.check_mode = check_mode
+        self.warn = warn
+        self.kind = resolve_kind(params["kind"])
+        self.strategy = params["strategy"]
+        self.trigger = params["trigger"]
+        self.grace_period = params["grace_period"]
+        self.wait = params["wait"] and not check_mode
+        self.timeout = params["wait_timeout"]
+        check_strategy(self.kind, self.strategy)
+        if self.timeout is None or self.timeout <= 0:
+            raise ValueError(f"wait_timeout must be a positive number of seconds, got {self.timeout}")
+        if self.grace_period is not None:
+            if self.grace_period < 0:
+                raise ValueError(f"grace_period must be 0 (delete at once) or more seconds, got {self.grace_period}")
+            used = self.strategy or KINDS[self.kind].default
+            if used in ("rollout", "scale"):
+                raise ValueError("grace_period applies to the strategies that delete pods (delete_pods, recreate), "
+                                 f"not to {used}")
+        self.resource = client.resource(KINDS[self.kind].api_version, self.kind)
+        self.pods = client.resource("v1", "Pod")
+        self.targets = Targets(self.resource, params["names"], params["selector"], params["namespace"],
+                               params["missing"])
+        self.items: list[Item] = []
+
+    # -- entry point
+    def run(self, with_diff: bool) -> dict:
+        objects = self.targets.collect(self.client, self.warn)
+        problems: list[str] = []
+        for obj in objects:
+            try:
+                strategy = choose_strategy(self.kind, obj, self.strategy, self.trigger)
+            except ValueError as exc:
+                problems.append(str(exc))
+                continue
+            self.items.append(Item(self.kind, obj, strategy, view(self.kind, obj)))
+        if problems:
+            raise TaskFailed("; ".join(problems), changed=False, results=[], missing=self.targets.missing_names)
+        todo = []
+        for item in self.items:
+            if trigger_unchanged(item.obj, self.trigger):
+                item.message = "trigger unchanged since the last restart: not restarted"
+            elif item.strategy == "scale" and _replicas(item.obj) == 0:
+                item.message = "scaled to 0 replicas: no pods to restart"
+            else:
+                todo.append(item)
+        for strategy, step in (("rollout", self._rollout), ("delete_pods", self._delete_pods),
+                               ("scale", self._scale), ("recreate", self._recreate)):
+            group = [item for item in todo if item.strategy == strategy]
+            if group:
+                step(group)
+        return self.targets.summary(self.results(), self.diffs(), with_diff)
+
+    # -- rollout
+    def _rollout(self, items: list[Item]) -> None:
+        for item in items:
+            item.old_pods = self.pods_of(item.kind, item.obj)
+
+        def plan(obj: dict) -> dict | None:
+            if trigger_unchanged(obj, self.trigger):
+                return None  # another run restarted it for this trigger meanwhile
+            template_meta = (obj.get("spec") or {}).get("template", {}).get("metadata") or {}
+            previous = (template_meta.get("annotations") or {}).get(RESTARTED_AT)
+            patch: dict = {"spec": {"template": {"metadata": {"annotations": {
+                RESTARTED_AT: restarted_at(previous=previous)}}}}}
+            if self.trigger is not None:
+                patch["metadata"] = {"annotations": {TRIGGER_ANNOTATION: self.trigger}}
+            return patch
+
+        started = _rollout.monotonic()
+        for item in items:
+            item.started = started
+            self._update(item, plan)
+        self._finish([item for item in items if item.changed], _by_status(rollout_status), "the rollout")
+
+    def _update(self, item: Item, plan) -> None:
+        """One resourceVersion-guarded merge patch (server dry run in check mode) through update_objects."""
+        updated: list[dict] = []
+
+        def capture(obj: dict) -> dict:
+            updated.append(obj)
+            return view(item.kind, obj)
+
+        try:
+            results, _diffs = update_objects(self.client, self.resource, [item.obj], plan, capture, self.check_mode)
+        except TaskFailed as exc:
+            raise self.failure(str(exc)) from exc
+        if not results:
+            raise self.failure(f"{item.label} was deleted while it was being restarted")
+        item.changed = results[0]["changed"]
+        item.obj = updated[-1]
+        if not item.changed:
+            item.message = "trigger unchanged since the last restart: not restarted"
+
+    # -- delete_pods
+    def _delete_pods(self, items: list[Item]) -> None:
+        for item in items:
+            if item.kind == "Pod":
+                item.old_pods = [item.obj]
+                owner = controller_of(item.obj) or {}
+                if owner.get("kind") in ("ReplicaSet", "StatefulSet", "DaemonSet"):
+                    item.owner_kind = owner["kind"]
+            else:  # pods already terminating go anyway: neither deleted again nor waited for
+                item.old_pods = [p for p in self.pods_of(item.kind, item.obj) if not is_terminating(p)]
+        started = _rollout.monotonic()
+        for item in items:
+            item.started = started
+            for pod in item.old_pods:
+                self._delete_pod(pod)
+            item.changed = True
+            if self.trigger is not None and not self.check_mode:
+                self._record_trigger(item)
+        self._finish(items, self._replaced, "the pods to be replaced")
+
+    def _delete_pod(self, pod: dict) -> None:
+        body: dict = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": pod["metadata"]["uid"]}}
+        if self.grace_period is not None:
+            body["gracePeriodSeconds"] = self.grace_period
+        namespace, name = pod["metadata"].get("namespace"), pod["metadata"]["name"]
+        try:
+            self.client.delete(self.pods.path(namespace, name), body, dry_run=self.check_mode,
+                               action=f"delete Pod {namespace}/{name}")
+        except ApiError as exc:
+            if exc.status not in (404, 409):  # 404 gone, 409 already replaced by a new pod of that name
+                raise self.failure(str(exc)) from exc
+
+    def _record_trigger(self, item: Item) -> None:
+        patch = {"metadata": {"annotations": {TRIGGER_ANNOTATION: self.trigger}}}
+        namespace, name = item.key
+        try:
+            item.obj = self.client.patch(self.resource.path(namespace, name), patch, MERGE_PATCH,
+                                         action=f"record the restart trigger on {item.label}")
+        except ApiError as exc:
+            raise self.failure(str(exc)) from exc
+
+    def _replaced(self, kind: str, obj: dict | None, item: Item) -> Progress:
+        """Done when every old pod is gone and the controller runs all its replicas again, ready."""
+        old_uids = {p["metadata"]["uid"] for p in item.old_pods}
+        if item.kind == "Pod" and not item.owner_kind:
+            # an owner of a kind whose status is unknown here: done once the old pod is gone
+            old = obj is not None and obj["metadata"]["uid"] in old_uids
+            return Progress(not old, "the old pod is still there" if old else "replaced")
+        if obj is None:
+            return Progress(False, f"the {kind} was deleted", failed=True)
+        pods = self.pods_of(kind, obj)
+        left = [p["metadata"]["name"] for p in pods if p["metadata"]["uid"] in old_uids and not is_terminating(p)]
+        if left:
+            return Progress(False, f"old pods not deleted yet: {', '.join(left)}")
+        wanted = _rollout.desired_pods(kind, obj)
+        ready = sum(map(is_ready, pods))
+        if ready < wanted:
+            return Progress(False, f"{ready} of {wanted} new pods are ready")
+        return replicas_status(kind, obj)
+
+    # -- scale
+    def _scale(self, items: list[Item]) -> None:
+        started = _rollout.monotonic()
+        for item in items:
+            item.old_pods = self.pods_of(item.kind, item.obj)
+            item.replicas = _replicas(item.obj)
+            item.started = started
+        try:
+            for item in items:
+                self._update(item, lambda obj: {"spec": {"replicas": 0}})
+                item.scaled_down = not self.check_mode
+            if self.check_mode:
+                return
+            self._wait(items, self._scaled_down, "the pods to go after scaling to 0")
+            for item in items:
+                self._scale_back(item)
+        except BaseException as exc:  # never leave a workload at 0 replicas, not even on an interrupt
+            restored = self._restore(items)
+            if isinstance(exc, TaskFailed):
+                raise self.failure(f"{exc}; {restored}", **{k: v for k, v in exc.result.items()
+                                                            if k not in ("changed", "results", "missing")}) from exc
+            if isinstance(exc, Exception):
+                raise self.failure(f"{exc}; {restored}") from exc
+            raise
+        self._finish(items, _by_status(replicas_status), "the pods to be ready again")
+
+    def _scaled_down(self, kind: str, obj: dict | None, item: Item) -> Progress:
+        if obj is None:
+            return Progress(False, f"the {kind} was deleted while scaled to 0", failed=True)
+        if not _observed(obj):
+            return Progress(False, "waiting for the scale to 0 to be observed")
+        left = self.pods_of(kind, obj)
+        if left:
+            return Progress(False, f"pods still there: {', '.join(p['metadata']['name'] for p in left)}")
+        return Progress(True, "no pods left")
+
+    def _scale_back(self, item: Item) -> None:
+        patch: dict = {"spec": {"replicas": item.replicas}}
+        if self.trigger is not None:
+            patch["metadata"] = {"annotations": {TRIGGER_ANNOTATION: self.trigger}}
+        namespace, name = item.key
+        item.obj = self.client.patch(self.resource.path(namespace, name), patch, MERGE_PATCH,
+                                     action=f"scale {item.label} back to {item.replicas} replicas")
+        item.scaled_down = False
+
+    def _restore(self, items: list[Item]) -> str:
+        """Scale back every workload this task left at 0; says what it did, loudly when it could not."""
+        restored, failed = [], []
+        for item in items:
+            if not item.scaled_down:
+                continue
+            try:
+                self._scale_back(item)
+                restored.append(f"{item.label} to {item.replicas}")
+            except Exception as exc:  # report every cause and go on restoring the others
+                namespace, name = item.key
+                failed.append(f"{item.label} is LEFT AT 0 REPLICAS ({exc}): run kubectl scale "
+                              f"{self.kind.lower()} {name} -n {namespace} --replicas={item.replicas}")
+        parts = ["replicas restored: " + ", ".join(restored)] if restored else []
+        return "; ".join(parts + failed) or "no workload was left scaled down"
+
+    # -- recreate
+    def _recreate(self, items: list[Item]) -> None:
+        started = _rollout.monotonic()
+        for item in items:
+            item.started = started
+            item.old_pods = [item.obj]
+            item.manifest = clean_pod_manifest(item.obj)
+            if self.trigger is not None:
+                item.manifest["metadata"].setdefault("annotations", {})[TRIGGER_ANNOTATION] = self.trigger
+        for item in items:
+            self._delete_pod(item.obj)
+            item.changed = True
+        if self.check_mode:
+            return
+        self._wait(items, self._old_pod_gone, "the old pods to go before creating them again", manifests=True)
+        failures = []
+        for item in items:
+            namespace, name = item.key
+            try:
+                item.obj = self.client.create(self.pods.path(namespace), item.manifest,
+                                              action=f"create Pod {namespace}/{name} again")
+            except ApiError as exc:
+                failures.append((item, exc))
+        if failures:
+            text = "; ".join(f"{item.label} was deleted, but creating it again failed: {exc}" for item, exc in failures)
+            which = "Its manifest is" if len(failures) == 1 else "Their manifests are"
+            raise self.failure(f"{text}. {which} in 'manifests', to create from there "
+                               "(kubectl create -f, or kubernetes.core.k8s)",
+                               manifests=[item.manifest for item, _exc in failures])
+        self._finish(items, self._new_pod_ready, "the new pods to be ready")
+
+    def _old_pod_gone(self, kind: str, obj: dict | None, item: Item) -> Progress:
+        if obj is None:
+            return Progress(True, "deleted")
+        if obj["metadata"]["uid"] != item.old_pods[0]["metadata"]["uid"]:
+            return Progress(False, "a pod of the same name was created by someone else meanwhile", failed=True)
+        problem = pod_problem(obj)
+        held = f" (held by finalizers {problem['message']})" if problem["reason"] == "Finalizers" else ""
+        return Progress(False, "the old pod is still terminating" + held)
+
+    @staticmethod
+    def _new_pod_ready(kind: str, obj: dict | None, item: Item) -> Progress:
+        if obj is None:
+            return Progress(False, "the new pod was deleted", failed=True)
+        return pod_status(obj)
+
+    # -- waiting
+    def _finish(self, items: list[Item], look, what: str) -> None:
+        """Wait for ``items`` when asked to, then fill in their after views.
+
+        Every look checks that no old pod serves any more, so a completed wait means all the
+        pods listed before the restart were replaced: no second listing is needed.
+        """
+        if not items or self.check_mode:
+            return
+        if self.wait:
+            self._wait(items, look, what)
+        for item in items:
+            if item.finished is None:
+                item.finished = _rollout.monotonic()
+            item.after = view(item.kind, item.obj)
+
+    def _wait(self, items: list[Item], look, what: str, manifests: bool = False) -> None:
+        """Look at every pending item until ``look`` says done, backing off between looks."""
+        for item in items:
+            item.finished = None
+        poller = Poller(self.timeout)
+        pending = list(items)
+        while True:
+            self._refresh(pending)
+            still = []
+            for item in pending:
+                progress = look(item.watched_kind, item.current, item)
+                item.waiting = progress.message
+                if progress.failed:
+                    raise self._stuck([item], f"the restart of {item.label} cannot complete", manifests)
+                if progress.done:
+                    item.finished = _rollout.monotonic()
+                else:
+                    still.append(item)
+            pending = still
+            if not pending:
+                return
+            if poller.expired():
+                raise self._stuck(pending, f"timed out after {self.timeout}s waiting for {what}", manifests)
+            poller.pause(seen=tuple((item.waiting, _version(item.current)) for item in pending))
+
+    def _refresh(self, items: list[Item]) -> None:
+        """Read the pending objects again: one LIST when a selector chose them, else a GET each."""
+        listed: dict[tuple, dict] = {}
+        if self.targets.selector is not None and any(not item.owner_kind for item in items):
+            for obj in self.client.list(self.resource.path(self.targets.namespace),
+                                        label_selector=self.targets.selector,
+                                        action=f"list {self.kind} matching '{self.targets.selector}'"):
+                listed[(obj["metadata"].get("namespace"), obj["metadata"]["name"])] = obj
+        for item in items:
+            if item.owner_kind:
+                owner = controller_of(item.old_pods[0]) or {}
+                item.current = self._get(self.client.resource("apps/v1", item.owner_kind), item.key[0], owner["name"])
+            else:
+                item.current = listed.get(item.key) or self._get(self.resource, *item.key)
+                if item.current is not None:
+                    item.obj = item.current
+
+    def _get(self, resource, namespace: str | None, name: str) -> dict | None:
+        try:
+            return self.client.get(resource.path(namespace, name), action=f"read {resource.kind} {namespace}/{name}")
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def _stuck(self, items: list[Item], headline: str, manifests: bool) -> TaskFailed:
+        """The failure of a wait: what each item still waits for, and which of its pods are not ready."""
+        pending, lines = [], []
+        for item in items:
+            problems = []
+            if item.current is not None:
+                pods = [item.current] if item.watched_kind == "Pod" else self.pods_of(item.watched_kind, item.current)
+                problems = [pod_problem(p) for p in pods if not is_ready(p)]
+            namespace, name = item.key
+            pending.append({"kind": item.kind, "name": name, "namespace": namespace, "waiting_for": item.waiting,
+                            "pods": problems})
+            line = f"{item.label}: {item.waiting}"
+            if problems:
+                line += f"; pods not ready: {describe_pods(problems)}"
+            lines.append(line)
+        text = f"{headline}: " + "; ".join(lines)
+        extra: dict = {"pending": pending}
+        if manifests:
+            text += ("; these pods are deleted once they finish terminating and are not created again: their "
+                     "manifests are in 'manifests'")
+            extra["manifests"] = [item.manifest for item in items]
+        return self.failure(text, **extra)
+
+    # -- pods of a workload
+    def pods_of(self, kind: str, obj: dict) -> list[dict]:
+        """The pods a workload controls: its selector's matches that it (or its ReplicaSets) owns."""
+        if kind == "Pod":
+            return [obj]
+        namespace, name = obj["metadata"].get("namespace"), obj["metadata"]["name"]
+        selector = format_selector((obj.get("spec") or {}).get("selector") or {})
+        pods = self.client.list(self.pods.path(namespace), label_selector=selector,
+                                action=f"list the pods of {kind} {namespace}/{name}")
+        uid = obj["metadata"].get("uid")
+
+        def owned(pod: dict) -> bool:
+            owner = controller_of(pod) or {}
+            if kind == "Deployment":  # owned through its ReplicaSets, named <deployment>-<pod-template-hash>
+                return owner.get("kind") == "ReplicaSet" and owner.get("name", "").rsplit("-", 1)[0] == name
+            return owner.get("uid") == uid
+
+        return [pod for pod in pods if owned(pod)]
+
+    # -- results
+    def results(self) -> list[dict]:
+        results = []
+        for item in self.items:
+            namespace, name = item.key
+            finished = item.finished if item.finished is not None else _rollout.monotonic()
+            result = {"kind": item.kind, "name": name, "changed": item.changed, "strategy": item.strategy,
+                      "before": item.before, "after": item.after or view(item.kind, item.obj),
+                      "pods_replaced": [p["metadata"]["name"] for p in item.old_pods] if item.changed else [],
+                      "duration": round(finished - item.started, 2) if item.changed else 0.0,
+                      "message": item.message or self._message(item)}
+            if namespace:
+                result["namespace"] = namespace
+            results.append(result)
+        return results
+
+    def _message(self, item: Item) -> str:
+        how = {"rollout": "rollout restart", "recreate": "deleted and created again",
+               "scale": f"scaled to 0 and back to {item.replicas}",
+               "delete_pods": "pods deleted for the controller to replace"}[item.strategy]
+        if self.check_mode:
+            return f"would restart: {how}"
+        if not self.wait:
+            return f"restart started: {how}"
+        return f"restarted: {how}"
+
+    def diffs(self) -> list[dict]:
+        diffs = []
+        for result in self.results():
+            if result["changed"]:
+                header = describe({"metadata": {"namespace": result.get("namespace"), "name": result["name"]}},
+                                  result["kind"])
+                diffs.append({"before_header": header, "after_header": header,
+                              "before": result["before"], "after": result["after"]})
+        return diffs
+
+    def failure(self, message: str, **extra) -> TaskFailed:
+        return TaskFailed(message, changed=any(i.changed for i in self.items), results=self.results(),
+                          missing=self.targets.missing_names, **extra)
+
+
+def _version(obj: dict | None) -> str | None:
+    return ((obj or {}).get("metadata") or {}).get("resourceVersion")
+
+
+def _replicas(obj: dict) -> int:
+    replicas = (obj.get("spec") or {}).get("replicas")
+    return 1 if replicas is None else int(replicas)
+
+
+def _observed(obj: dict) -> bool:
+    meta, status = obj.get("metadata") or {}, obj.get("status") or {}
+    return int(meta.get("generation") or 0) <= int(status.get("observedGeneration") or 0)
+
+
+def run_restart(module, client: K8sClient) -> dict:
+    return Restart(client, module.params, module.check_mode, module.warn).run(module._diff)
