@@ -9,7 +9,7 @@ name: format_selector
 short_description: Write a label selector as the string kubectl and the API accept
 version_added: 0.1.0
 author:
-  - kubeops.platform maintainers
+  - kubeops.platform maintainers (@kubeops)
 description:
   - Turns a label selector into the canonical string form accepted by C(kubectl -l) and by the
     API's C(labelSelector) parameter, for example to pass to M(kubernetes.core.k8s_info).

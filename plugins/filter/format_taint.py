@@ -9,7 +9,7 @@ name: format_taint
 short_description: Write node taints in kubectl syntax
 version_added: 0.1.0
 author:
-  - kubeops.platform maintainers
+  - kubeops.platform maintainers (@kubeops)
 description:
   - Turns a taint dict (as found in a node's C(spec.taints)) into the kubectl form
     C(key=value:Effect), C(key:Effect) when the value is empty, or C(key) when there is no effect.

@@ -9,7 +9,7 @@ name: parse_selector
 short_description: Parse a kubectl label selector into matchLabels and matchExpressions
 version_added: 0.1.0
 author:
-  - kubeops.platform maintainers
+  - kubeops.platform maintainers (@kubeops)
 description:
   - Parses the label selector syntax of C(kubectl -l) and of the API's C(labelSelector) parameter
     into the LabelSelector form used by Deployments, StatefulSets, affinities and policies.

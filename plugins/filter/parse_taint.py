@@ -9,7 +9,7 @@ name: parse_taint
 short_description: Parse and validate node taints written as kubectl does
 version_added: 0.1.0
 author:
-  - kubeops.platform maintainers
+  - kubeops.platform maintainers (@kubeops)
 description:
   - Turns a taint in kubectl syntax (C(key=value:Effect), C(key:Effect), C(key=:Effect)) or a
     taint dict into the dict the Kubernetes API stores in a node's C(spec.taints).

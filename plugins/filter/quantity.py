@@ -9,7 +9,7 @@ name: quantity
 short_description: Convert a Kubernetes resource quantity such as 1.7Gi or 500m to a number
 version_added: 0.1.0
 author:
-  - kubeops.platform maintainers
+  - kubeops.platform maintainers (@kubeops)
 description:
   - Converts a quantity as written in resource requests and limits into a plain number, so
     templates and assertions can compare and add them.

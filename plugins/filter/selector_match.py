@@ -9,7 +9,7 @@ name: selector_match
 short_description: Test labels against a label selector with Kubernetes semantics
 version_added: 0.1.0
 author:
-  - kubeops.platform maintainers
+  - kubeops.platform maintainers (@kubeops)
 description:
   - Tells whether an object with the given labels is selected by a label selector, exactly as
     Kubernetes decides it.

@@ -9,7 +9,7 @@ name: tolerates
 short_description: List the node taints that a pod's tolerations do not tolerate
 version_added: 0.1.0
 author:
-  - kubeops.platform maintainers
+  - kubeops.platform maintainers (@kubeops)
 description:
   - Compares a pod's tolerations with a node's taints using the scheduler's rules and returns the
     taints that no toleration tolerates. An empty list means the pod tolerates every taint.

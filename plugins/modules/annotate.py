@@ -46,7 +46,7 @@ attributes:
 seealso:
   - module: kubeops.platform.label
 author:
-  - kubeops.platform maintainers
+  - kubeops.platform maintainers (@kubeops)
 """
 
 EXAMPLES = r"""

@@ -87,7 +87,7 @@ seealso:
   - module: kubeops.platform.restart
   - module: kubernetes.core.k8s
 author:
-  - kubeops.platform maintainers
+  - kubeops.platform maintainers (@kubeops)
 """
 
 EXAMPLES = r"""

@@ -48,7 +48,7 @@ seealso:
   - module: kubeops.platform.annotate
   - module: kubeops.platform.taint
 author:
-  - kubeops.platform maintainers
+  - kubeops.platform maintainers (@kubeops)
 """
 
 EXAMPLES = r"""

@@ -103,7 +103,7 @@ seealso:
   - module: kubeops.platform.force_delete
   - module: kubernetes.core.k8s_rollback
 author:
-  - kubeops.platform maintainers
+  - kubeops.platform maintainers (@kubeops)
 """
 
 EXAMPLES = r"""

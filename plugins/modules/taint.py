@@ -67,7 +67,7 @@ seealso:
   - ref: kubeops.platform.parse_taint filter <ansible_collections.kubeops.platform.parse_taint_filter>
     description: Parse kubectl taint strings in templates.
 author:
-  - kubeops.platform maintainers
+  - kubeops.platform maintainers (@kubeops)
 """
 
 EXAMPLES = r"""
