@@ -11,10 +11,14 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
+import shutil
 from dataclasses import dataclass, field
+from typing import Callable
 
 IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+# AnsibleModule.run_command: (args, environ_update=...) -> (rc, stdout, stderr)
+RunCommand = Callable[..., "tuple[int, str, str]"]
 
 # Option name -> environment variable, the same names kubernetes.core reads.
 ENV_FALLBACKS = {
@@ -87,12 +91,12 @@ class Connection:
     source: str = "options"
 
 
-def resolve_connection(params: dict, environ: dict | None = None) -> Connection:
+def resolve_connection(params: dict, environ: dict | None = None, run_command: RunCommand | None = None) -> Connection:
     """Build a :class:`Connection` the way kubernetes.core does.
 
     Explicit host credentials win; otherwise the kubeconfig (option, ``KUBECONFIG``
     or ``~/.kube/config``) is loaded and explicit options override it; otherwise
-    the pod's service account is used.
+    the pod's service account is used. ``run_command`` runs kubeconfig exec credential plugins.
     """
     env = os.environ if environ is None else environ
     host = params.get("host")
@@ -100,7 +104,7 @@ def resolve_connection(params: dict, environ: dict | None = None) -> Connection:
     if host and explicit_creds and not params.get("kubeconfig") and not params.get("context"):
         conn = Connection(server=host)
     else:
-        conn = _from_kubeconfig(params, env) or _in_cluster(env)
+        conn = _from_kubeconfig(params, env, run_command) or _in_cluster(env)
         if conn is None:
             raise ConfigError(
                 "no Kubernetes connection configured: set the kubeconfig or host option, "
@@ -206,7 +210,7 @@ def _named(config: dict, section: str, name: str, source: str) -> dict:
     raise ConfigError(f"{section[:-1]} '{name}' not found in {source} (available: {names})")
 
 
-def _from_kubeconfig(params: dict, env) -> Connection | None:
+def _from_kubeconfig(params: dict, env, run_command: RunCommand | None) -> Connection | None:
     loaded = _load_kubeconfig(params, env)
     if loaded is None:
         if params.get("context"):
@@ -244,7 +248,7 @@ def _from_kubeconfig(params: dict, env) -> Connection | None:
     conn.impersonate_user = user.get("as")
     conn.impersonate_groups = list(user.get("as-groups") or [])
     if user.get("exec"):
-        _run_exec_plugin(user["exec"], conn, env)
+        _run_exec_plugin(user["exec"], conn, run_command)
     elif user.get("auth-provider"):
         provider = user["auth-provider"]
         token = (provider.get("config") or {}).get("id-token")
@@ -273,31 +277,25 @@ def _in_cluster(env) -> Connection | None:
     )
 
 
-def _run_exec_plugin(spec: dict, conn: Connection, env) -> None:
+def _run_exec_plugin(spec: dict, conn: Connection, run_command: RunCommand | None) -> None:
     command = spec.get("command")
     if not command:
         raise ConfigError("exec credential plugin has no command")
-    child_env = dict(env)
-    for item in spec.get("env") or []:
-        child_env[item["name"]] = item["value"]
+    if not shutil.which(command):
+        hint = spec.get("installHint") or ""
+        raise ConfigError(f"exec credential plugin '{command}' was not found or is not executable. {hint}".strip())
+    if run_command is None:
+        raise ConfigError(f"exec credential plugin '{command}' cannot run here: no command runner given")
+    update = {item["name"]: item["value"] for item in spec.get("env") or []}
     api_version = spec.get("apiVersion", "client.authentication.k8s.io/v1")
-    child_env["KUBERNETES_EXEC_INFO"] = json.dumps(
+    update["KUBERNETES_EXEC_INFO"] = json.dumps(
         {"apiVersion": api_version, "kind": "ExecCredential", "spec": {"interactive": False}}
     )
+    rc, stdout, stderr = run_command([command, *(spec.get("args") or [])], environ_update=update)
+    if rc != 0:
+        raise ConfigError(f"exec credential plugin '{command}' exited {rc}: {stderr.strip()[-500:]}")
     try:
-        proc = subprocess.run(
-            [command, *(spec.get("args") or [])],
-            env=child_env, capture_output=True, text=True, timeout=60, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        hint = spec.get("installHint", "")
-        raise ConfigError(f"exec credential plugin '{command}' failed to run: {exc}. {hint}".strip()) from exc
-    if proc.returncode != 0:
-        raise ConfigError(
-            f"exec credential plugin '{command}' exited {proc.returncode}: {proc.stderr.strip()[-500:]}"
-        )
-    try:
-        status = json.loads(proc.stdout).get("status") or {}
+        status = json.loads(stdout).get("status") or {}
     except ValueError as exc:
         raise ConfigError(f"exec credential plugin '{command}' printed no ExecCredential JSON") from exc
     conn.token = status.get("token") or conn.token

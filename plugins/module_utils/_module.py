@@ -26,15 +26,15 @@ def argument_spec(**options: dict) -> dict:
     return spec
 
 
-def make_client(params: dict) -> K8sClient:
-    return K8sClient(resolve_connection(params))
+def make_client(module: AnsibleModule) -> K8sClient:
+    return K8sClient(resolve_connection(module.params, run_command=module.run_command))
 
 
 def run(module: AnsibleModule, task: Callable[[AnsibleModule, K8sClient], dict]) -> None:
     """Run ``task`` with a client and report its result; every known failure becomes fail_json."""
     client = None
     try:
-        client = make_client(module.params)
+        client = make_client(module)
         result = task(module, client)
     except TaskFailed as exc:
         module.fail_json(msg=str(exc), **exc.result)

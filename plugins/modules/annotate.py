@@ -57,7 +57,7 @@ EXAMPLES = r"""
       owner.kubeops.io/team: platform
       owner.kubeops.io/contact: "ops@example.com"
 
-- name: Bind the GitLab pods to a dedicated IP pool (notebook: IPv4 pool exhausted)
+- name: Bind the GitLab pods to a dedicated IP pool when the default IPv4 pool is exhausted
   kubeops.platform.annotate:
     api_version: apps/v1
     kind: Deployment

@@ -217,7 +217,7 @@ class FakeKube:
     def _discovery(self, api_version: str) -> dict:
         resources = [{"name": k.plural, "kind": k.kind, "namespaced": k.namespaced,
                       "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}
-                     for (gv, _), k in self.kinds.items() if gv == api_version]
+                     for (gv, _plural), k in self.kinds.items() if gv == api_version]
         if not resources:
             raise ApiStatus(404, "NotFound", "the server could not find the requested resource")
         return {"kind": "APIResourceList", "groupVersion": api_version, "resources": resources}
@@ -239,7 +239,7 @@ class FakeKube:
         selector = query.get("labelSelector", "")
         fields = query.get("fieldSelector", "")
         items = []
-        for (gv, plural, ns, _), obj in sorted(self.objects.items(), key=lambda kv: (kv[0][2] or "", kv[0][3])):
+        for (gv, plural, ns, _name), obj in sorted(self.objects.items(), key=lambda kv: (kv[0][2] or "", kv[0][3])):
             if (gv, plural) != (kind.api_version, kind.plural) or (namespace and ns != namespace):
                 continue
             if not match_labels(obj["metadata"].get("labels") or {}, selector):
@@ -406,7 +406,7 @@ class FakeKube:
         return obj
 
     def _kind_of(self, obj: dict) -> Kind:
-        for (gv, _), kind in self.kinds.items():
+        for (gv, _plural), kind in self.kinds.items():
             if gv == obj.get("apiVersion") and kind.kind == obj.get("kind"):
                 return kind
         raise KeyError(f"unknown kind {obj.get('apiVersion')}/{obj.get('kind')}")
@@ -420,7 +420,7 @@ def _invalid(kind: Kind, name: str, causes: list[tuple[str, str]]):
 
 
 def _qualified_name_errors(key: str) -> str | None:
-    prefix, _, name = key.rpartition("/")
+    prefix, _slash, name = key.rpartition("/")
     if "/" in key and (not prefix or len(prefix) > 253 or not DNS_SUBDOMAIN.match(prefix)):
         return "prefix part must be a DNS-1123 subdomain"
     if not name or len(name) > 63 or not QUALIFIED_NAME.match(name):
@@ -438,9 +438,9 @@ def validate(kind: Kind, obj: dict) -> None:
     for key, value in (meta.get("labels") or {}).items():
         problem = _qualified_name_errors(key)
         if problem:
-            causes.append((f"metadata.labels", f"Invalid value: {key!r}: {problem}"))
+            causes.append(("metadata.labels", f"Invalid value: {key!r}: {problem}"))
         if not isinstance(value, str) or len(value) > 63 or (value and not QUALIFIED_NAME.match(value)):
-            causes.append((f"metadata.labels", f"Invalid value: {value!r}: a valid label must be an empty string "
+            causes.append(("metadata.labels", f"Invalid value: {value!r}: a valid label must be an empty string "
                                                "or consist of alphanumeric characters, '-', '_' or '.'"))
     annotations = meta.get("annotations") or {}
     for key, value in annotations.items():

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
+import subprocess
 import stat
 import textwrap
 
@@ -107,26 +109,41 @@ def test_nothing_configured_says_what_to_set(tmp_path, monkeypatch):
         resolve_connection({}, environ={})
 
 
+def run_command(args, environ_update=None):
+    """The contract of AnsibleModule.run_command, for tests below the module level."""
+    proc = subprocess.run(args, env={**os.environ, **(environ_update or {})}, capture_output=True, text=True,
+                          check=False)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def write_plugin(path, body: str):
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+TOKEN_PLUGIN = textwrap.dedent("""\
+    echo "{\\"apiVersion\\": \\"client.authentication.k8s.io/v1\\", \\"kind\\": \\"ExecCredential\\",
+           \\"status\\": {\\"token\\": \\"exec-$CLUSTER_NAME\\"}}"
+""")
+
+
 def test_exec_credential_plugin_provides_the_token(tmp_path):
-    plugin = tmp_path / "get-token"
-    plugin.write_text(textwrap.dedent("""\
-        #!/bin/sh
-        echo "{\\"apiVersion\\": \\"client.authentication.k8s.io/v1\\", \\"kind\\": \\"ExecCredential\\",
-               \\"status\\": {\\"token\\": \\"exec-$CLUSTER_NAME\\"}}"
-    """))
-    plugin.chmod(plugin.stat().st_mode | stat.S_IEXEC)
-    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin),
+    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": write_plugin(tmp_path / "get-token", TOKEN_PLUGIN),
                      "env": [{"name": "CLUSTER_NAME", "value": "dev"}]}}
-    assert resolve_connection({"kubeconfig": kubeconfig(user=user)}, environ={"PATH": "/usr/bin:/bin"}).token == "exec-dev"
+    assert resolve_connection({"kubeconfig": kubeconfig(user=user)}, environ={}, run_command=run_command).token == "exec-dev"
 
 
 def test_failing_exec_plugin_reports_its_stderr(tmp_path):
-    plugin = tmp_path / "broken"
-    plugin.write_text("#!/bin/sh\necho 'token expired, run: login' >&2\nexit 3\n")
-    plugin.chmod(0o755)
-    user = {"exec": {"command": str(plugin)}}
+    user = {"exec": {"command": write_plugin(tmp_path / "broken", "echo 'token expired, run: login' >&2\nexit 3\n")}}
     with pytest.raises(ConfigError, match=r"exec credential plugin '.*broken' exited 3: token expired, run: login"):
-        resolve_connection({"kubeconfig": kubeconfig(user=user)}, environ={})
+        resolve_connection({"kubeconfig": kubeconfig(user=user)}, environ={}, run_command=run_command)
+
+
+def test_missing_exec_plugin_shows_the_install_hint():
+    user = {"exec": {"command": "no-such-login-helper", "installHint": "Install it from your cloud's CLI."}}
+    with pytest.raises(ConfigError, match=r"'no-such-login-helper' was not found or is not executable. Install it from"):
+        resolve_connection({"kubeconfig": kubeconfig(user=user)}, environ={}, run_command=run_command)
 
 
 def test_unsupported_auth_provider_points_to_exec():
@@ -168,7 +185,7 @@ def test_real_http_round_trip_with_token_and_keep_alive(http_api):
 
 
 def test_http_errors_carry_the_api_message(http_api):
-    _, url = http_api
+    url = http_api[1]
     client = K8sClient(resolve_connection({"host": url, "api_key": "secret"}, environ={}))
     with pytest.raises(Exception, match=r'get Node ghost: nodes "ghost" not found \(HTTP 404 Not Found\)'):
         client.get("/api/v1/nodes/ghost", action="get Node ghost")
@@ -216,3 +233,24 @@ def test_module_reads_k8s_auth_environment(monkeypatch, http_api, capsys):
     assert result["changed"] is True, result
     assert "secret" not in json.dumps(result)
     assert fake.get("Node", "node03")["metadata"]["labels"]["via"] == "env"
+
+
+def test_module_runs_exec_plugins_through_ansible(tmp_path, capsys):
+    from ansible.module_utils.testing import patch_module_args
+
+    from ansible_collections.kubeops.platform.plugins.modules import label
+
+    fake = FakeKube()
+    fake.node("node03")
+    server, url = serve_http(fake, expect_token="exec-prod")
+    user = {"exec": {"command": write_plugin(tmp_path / "get-token", TOKEN_PLUGIN),
+                     "env": [{"name": "CLUSTER_NAME", "value": "prod"}]}}
+    try:
+        with patch_module_args({"kubeconfig": kubeconfig(server=url, user=user), "names": ["node03"],
+                                "labels": {"via": "exec"}}), pytest.raises(SystemExit):
+            label.main()
+    finally:
+        server.shutdown()
+    result = json.loads(capsys.readouterr().out)
+    assert result["changed"] is True, result
+    assert fake.get("Node", "node03")["metadata"]["labels"] == {"via": "exec"}

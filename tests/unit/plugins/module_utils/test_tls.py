@@ -72,7 +72,9 @@ def https_api(pki):
 
 
 def _kind_kubeconfig(url: str, pki: dict, ca: bytes | None = None) -> dict:
-    b64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
     return {
         "current-context": "kind-kind",
         "clusters": [{"name": "kind-kind", "cluster": {"server": url, "certificate-authority-data": b64(ca or pki["ca"])}}],
@@ -89,14 +91,14 @@ def test_kind_style_kubeconfig_with_inline_ca_and_client_certificate(https_api, 
 
 
 def test_wrong_ca_fails_with_a_tls_message_and_a_way_out(https_api, pki):
-    _, other_ca = _issue("other", None, None, ca=True)
+    other_ca = _issue("other", None, None, ca=True)[1]
     conn = resolve_connection({"kubeconfig": _kind_kubeconfig(https_api, pki, ca=_pem(cert=other_ca))}, environ={})
     with pytest.raises(UnreachableError, match=r"TLS certificate verification failed .*set ca_cert, or validate_certs: false"):
         K8sClient(conn).get("/api/v1/nodes")
 
 
 def test_validate_certs_false_skips_verification_but_keeps_client_auth(https_api, pki):
-    _, other_ca = _issue("other", None, None, ca=True)
+    other_ca = _issue("other", None, None, ca=True)[1]
     params = {"kubeconfig": _kind_kubeconfig(https_api, pki, ca=_pem(cert=other_ca)), "validate_certs": False}
     client = K8sClient(resolve_connection(params, environ={}))
     assert client.get("/api/v1/nodes/kind-control-plane")["metadata"]["name"] == "kind-control-plane"
