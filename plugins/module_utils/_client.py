@@ -319,6 +319,4 @@ class K8sClient:
         raise ValueError(f"kind '{kind}' is not served under api_version '{api_version}' ({hint})")
 
     def close(self) -> None:
-        close = getattr(self.transport, "close", None)
-        if close:
-            close()
+        self.transport.close()

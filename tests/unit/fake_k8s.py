@@ -441,7 +441,7 @@ def validate(kind: Kind, obj: dict) -> None:
             causes.append(("metadata.labels", f"Invalid value: {key!r}: {problem}"))
         if not isinstance(value, str) or len(value) > 63 or (value and not QUALIFIED_NAME.match(value)):
             causes.append(("metadata.labels", f"Invalid value: {value!r}: a valid label must be an empty string "
-                                               "or consist of alphanumeric characters, '-', '_' or '.'"))
+                                              "or consist of alphanumeric characters, '-', '_' or '.'"))
     annotations = meta.get("annotations") or {}
     for key, value in annotations.items():
         problem = _qualified_name_errors(key)

@@ -79,7 +79,7 @@ def _kind_kubeconfig(url: str, pki: dict, ca: bytes | None = None) -> dict:
         "current-context": "kind-kind",
         "clusters": [{"name": "kind-kind", "cluster": {"server": url, "certificate-authority-data": b64(ca or pki["ca"])}}],
         "users": [{"name": "kind-kind", "user": {"client-certificate-data": b64(pki["client_cert"]),
-                                                  "client-key-data": b64(pki["client_key"])}}],
+                                                 "client-key-data": b64(pki["client_key"])}}],
         "contexts": [{"name": "kind-kind", "context": {"cluster": "kind-kind", "user": "kind-kind"}}],
     }
 
