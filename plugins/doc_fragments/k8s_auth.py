@@ -156,3 +156,23 @@ options:
     type: list
     elements: str
 """
+
+    # Attributes every module of the collection shares; a module overrides what differs.
+    ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+    details: Changes are sent as a server-side dry run, so the API server validates them and nothing is written.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+  idempotent:
+    description: A second run with the same arguments reports no change and sends no write.
+    support: full
+  action_group:
+    description: Use C(group/kubeops.platform.k8s) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - kubeops.platform.k8s
+"""

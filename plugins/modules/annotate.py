@@ -18,6 +18,7 @@ description:
 extends_documentation_fragment:
   - kubeops.platform.k8s_auth
   - kubeops.platform.k8s_auth.targets
+  - kubeops.platform.k8s_auth.attributes
   - kubeops.platform.k8s_auth.metadata
 options:
   annotations:
@@ -27,22 +28,6 @@ options:
       - Keys are qualified names like label keys; values are any strings (quote numbers and booleans).
     type: raw
     required: true
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-    details: Changes are sent as a server-side dry run, so the API server validates them and nothing is written.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  idempotent:
-    description: A second run with the same arguments reports no change and sends no write.
-    support: full
-  action_group:
-    description: Use C(group/kubeops.platform.k8s) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - kubeops.platform.k8s
 seealso:
   - module: kubeops.platform.label
 author:

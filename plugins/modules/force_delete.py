@@ -22,6 +22,7 @@ description:
 extends_documentation_fragment:
   - kubeops.platform.k8s_auth
   - kubeops.platform.k8s_auth.targets
+  - kubeops.platform.k8s_auth.attributes
 options:
   api_version:
     description:
@@ -67,22 +68,9 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
     details: Nothing is written. Deletions and finalizer removals are sent as server-side dry runs; the result
       says what would be deleted and which finalizers would be removed if the objects were still there after
       O(timeout).
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  idempotent:
-    description: A second run with the same arguments reports no change and sends no write.
-    support: full
-  action_group:
-    description: Use C(group/kubeops.platform.k8s) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - kubeops.platform.k8s
 seealso:
   - module: kubeops.platform.restart
   - module: kubernetes.core.k8s

@@ -17,6 +17,7 @@ description:
 extends_documentation_fragment:
   - kubeops.platform.k8s_auth
   - kubeops.platform.k8s_auth.targets
+  - kubeops.platform.k8s_auth.attributes
   - kubeops.platform.k8s_auth.metadata
 options:
   labels:
@@ -28,22 +29,6 @@ options:
       - Values are strings of at most 63 characters of the same set, or empty. Quote numbers and booleans.
     type: raw
     required: true
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-    details: Changes are sent as a server-side dry run, so the API server validates them and nothing is written.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  idempotent:
-    description: A second run with the same arguments reports no change and sends no write.
-    support: full
-  action_group:
-    description: Use C(group/kubeops.platform.k8s) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - kubeops.platform.k8s
 seealso:
   - module: kubeops.platform.annotate
   - module: kubeops.platform.taint

@@ -20,6 +20,7 @@ description:
 extends_documentation_fragment:
   - kubeops.platform.k8s_auth
   - kubeops.platform.k8s_auth.targets
+  - kubeops.platform.k8s_auth.attributes
 options:
   kind:
     description:
@@ -79,23 +80,13 @@ options:
     type: str
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
     details: Nothing is written. Patches and pod deletions are sent as server-side dry runs, so the API server
       validates them; the result says which objects would restart, how, and which pods would be replaced.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
     details: The before and after of each restarted object's restart fields (restartedAt, revision, replicas, pod uid, trigger).
   idempotent:
-    description: A second run with the same arguments reports no change and sends no write.
     support: partial
     details: Only with O(trigger); without it every run is a new restart.
-  action_group:
-    description: Use C(group/kubeops.platform.k8s) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - kubeops.platform.k8s
 notes:
   - Waiting polls the objects with a sub-second interval that backs off to one second while nothing changes,
     with one LIST request per look when O(selector) chose the objects.

@@ -18,6 +18,7 @@ description:
 extends_documentation_fragment:
   - kubeops.platform.k8s_auth
   - kubeops.platform.k8s_auth.targets
+  - kubeops.platform.k8s_auth.attributes
 options:
   taints:
     description:
@@ -46,22 +47,6 @@ options:
       - Every listed taint must then start with one of them.
     type: list
     elements: str
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-    details: Changes are sent as a server-side dry run, so the API server validates them and nothing is written.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  idempotent:
-    description: A second run with the same arguments reports no change and sends no write.
-    support: full
-  action_group:
-    description: Use C(group/kubeops.platform.k8s) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - kubeops.platform.k8s
 seealso:
   - module: kubeops.platform.label
   - ref: kubeops.platform.parse_taint filter <ansible_collections.kubeops.platform.parse_taint_filter>
