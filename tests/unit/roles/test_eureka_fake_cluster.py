@@ -183,7 +183,7 @@ def test_deploy_rerun_check_scale_repair_and_diagnose(api):
     assert second_check != first_check
 
     # An image that cannot be pulled: the wait gives up and shows why, pod by pod.
-    _, output = play(api, expect_failure=True, eureka_replicas=5, eureka_image_tag="0.0.0-missing", eureka_timeout=4)
+    output = play(api, expect_failure=True, eureka_replicas=5, eureka_image_tag="0.0.0-missing", eureka_timeout=4)[1]
     assert "StatefulSet eureka/eureka not Ready after 4s" in output
     assert re.search(r"pod eureka-\d: Pending on node-\d - Ready=False.*eureka waiting: ImagePullBackOff "
                      rf"\(Back-off pulling image \\?\"{re.escape(BROKEN_IMAGE)}\\?\"\)", output), output[-3000:]
