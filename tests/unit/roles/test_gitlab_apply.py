@@ -1,0 +1,288 @@
+"""Run the gitlab role against an in-memory API server over HTTP, the way it runs on a cluster.
+
+The fake API server (tests/unit/fake_k8s.py) keeps resourceVersions as a real one does and
+logs every request; fake controllers (fake_workloads.py, plus a Job controller here) roll out
+the Deployments and finish the init Job. One scenario, run once per session, in order:
+
+deploy -> run again -> --check --diff -> change the config and the init Job's inputs ->
+an init Job that fails -> a redis that never becomes Ready -> state=absent.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import pytest
+
+from fake_k8s import FakeKube, now, serve_http
+from fake_workloads import Cluster
+from gitlab_playbook import DEFAULTS_PLAYBOOK, start
+
+NAMESPACE = "gitlab"
+# Small waits: the fake cluster settles in a few ticks.
+FAST = {"gitlab_wait_poll_interval": 1, "gitlab_middleware_timeout": 60, "gitlab_init_timeout": 60, "gitlab_app_timeout": 60}
+BROKEN_REDIS_IMAGE = "redis:7.2.5-broken"
+
+
+class ApiServer(FakeKube):
+    """The fake with the discovery documents a real client reads first, and pod logs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pod_logs: dict[str, str] = {}
+
+    def request(self, method, target, headers, body):
+        match = re.fullmatch(r"/api/v1/namespaces/[^/]+/pods/([^/]+)/log", urlsplit(target).path)
+        if match and method == "GET":
+            return 200, "OK", self.pod_logs.get(match.group(1), "").encode()
+        return super().request(method, target, headers, body)
+
+    def _handle(self, req):
+        parts = [p for p in req.path.split("/") if p]
+        if parts == ["api"]:
+            return 200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+        if parts == ["apis"]:
+            versions = sorted({gv for gv, _plural in self.kinds if "/" in gv})
+            groups = [{"name": gv.split("/")[0],
+                       "versions": [{"groupVersion": gv, "version": gv.split("/")[1]}],
+                       "preferredVersion": {"groupVersion": gv, "version": gv.split("/")[1]}} for gv in versions]
+            return 200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+        return super()._handle(req)
+
+    def _discovery(self, api_version):
+        found = super()._discovery(api_version)
+        if api_version == "v1":
+            found["resources"].append({"name": "pods/log", "kind": "Pod", "namespaced": True, "verbs": ["get"]})
+        return found
+
+
+class ClusterLoop:
+    """Ticks the fake controllers in the background, plus a Job controller: a Job's pod succeeds
+    at once, unless its backoffLimit is 0, which stands for a database that refuses the SQL."""
+
+    def __init__(self, api: ApiServer) -> None:
+        self.api = api
+        self.cluster = Cluster(api, nodes=("node-1", "node-2"))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ClusterLoop:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            with self.api._lock:
+                self.cluster.step()
+                self._jobs()
+
+    def _jobs(self) -> None:
+        for job in [o for o in self.api.objects.values() if o.get("kind") == "Job"]:
+            if job.get("status", {}).get("conditions") or job["metadata"].get("deletionTimestamp"):
+                continue
+            failed = job["spec"].get("backoffLimit") == 0
+            name, namespace = job["metadata"]["name"], job["metadata"]["namespace"]
+            pod = self.api.add({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": f"{name}-x1", "namespace": namespace,
+                             "labels": {**job["spec"]["template"]["metadata"]["labels"], "job-name": name},
+                             "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": name,
+                                                  "uid": job["metadata"]["uid"], "controller": True}]},
+                "spec": {**job["spec"]["template"]["spec"], "nodeName": "node-1"},
+            })
+            pod_name = pod["metadata"]["name"]
+            if failed:
+                self.api.pod_logs[pod_name] = 'creating extensions\npsql: ERROR:  permission denied to create extension "amcheck"\n'
+                terminated = {"terminated": {"reason": "Error", "exitCode": 3}}
+                status, condition = {"failed": 1}, "Failed"
+            else:
+                self.api.pod_logs[pod_name] = "database prepared\n"
+                terminated = {"terminated": {"reason": "Completed", "exitCode": 0}}
+                status, condition = {"succeeded": 1}, "Complete"
+            self.api.edit("Pod", pod_name, namespace, lambda p, t=terminated, f=failed: p.update(status={
+                "phase": "Failed" if f else "Succeeded",
+                "containerStatuses": [{"name": "prepare-database", "ready": False, "restartCount": 0, "state": t}]}))
+            self.api.edit("Job", name, namespace, lambda j, s=status, c=condition: j.update(status={
+                **s, "conditions": [{"type": c, "status": "True", "lastTransitionTime": now(),
+                                     **({"reason": "BackoffLimitExceeded"} if c == "Failed" else {})}]}))
+
+
+@dataclass
+class Run:
+    returncode: int
+    output: str
+    requests: list  # the API requests this run made
+    before: dict  # resourceVersion per object before the run
+    after: dict
+    objects: dict = field(default_factory=dict)  # kind -> objects left after the run, where a test needs them
+
+    @property
+    def recap(self) -> dict[str, int]:
+        match = re.search(r"localhost\s+:\s+(.*)", self.output.split("PLAY RECAP")[-1])
+        return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))}
+
+    def writes(self) -> list[str]:
+        return [f"{r.method} {r.path}" for r in self.requests
+                if r.method in ("POST", "PUT", "PATCH", "DELETE") and not r.dry_run]
+
+    def rewritten(self) -> dict:
+        return {k: (v, self.after.get(k)) for k, v in self.before.items() if self.after.get(k) != v}
+
+
+def _versions(api: ApiServer) -> dict[str, str]:
+    with api._lock:
+        return {f"{o['kind']}/{o['metadata']['name']}": o["metadata"]["resourceVersion"] for o in api.objects.values()}
+
+
+def _objects(api: ApiServer, kind: str) -> list[dict]:
+    with api._lock:
+        return [o for o in api.objects.values() if o["kind"] == kind and not o["metadata"].get("deletionTimestamp")]
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    api = ApiServer()
+    server, url = serve_http(api)
+    home = tmp_path_factory.mktemp("apply")
+    env = {"K8S_AUTH_HOST": url, "K8S_AUTH_API_KEY": "test-token", "K8S_AUTH_VERIFY_SSL": "false"}
+
+    def run(*args: str, **variables) -> Run:
+        before, logged = _versions(api), len(api.log)
+        process = start([str(DEFAULTS_PLAYBOOK), "-e", json.dumps({**FAST, **variables}), *args], home, env)
+        try:
+            output = process.communicate(timeout=900)[0]
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+        time.sleep(0.5)  # a tick for the controllers, so "after" is what a user would see next
+        return Run(process.returncode, output, api.log[logged:], before, _versions(api))
+
+    runs: dict[str, Run] = {}
+    try:
+        with ClusterLoop(api) as loop:
+            runs["deploy"] = run()
+            runs["deploy"].objects = {k: _objects(api, k) for k in ("Job", "Pod", "ReplicaSet")}
+            runs["again"] = run()
+            runs["check"] = run("--check", "--diff")
+            runs["change"] = run(gitlab_external_url="https://gitlab.example.com", gitlab_init_backoff_limit=3)
+            runs["change"].objects = {k: _objects(api, k) for k in ("Job", "ReplicaSet")}
+            runs["job_fails"] = run(gitlab_init_backoff_limit=0)
+            with api._lock:
+                api.add({"apiVersion": "v1", "kind": "Event",
+                         "metadata": {"name": "gitlab-redis.1", "namespace": NAMESPACE},
+                         "involvedObject": {"kind": "Deployment", "name": "gitlab-redis"},
+                         "type": "Normal", "reason": "ScalingReplicaSet", "lastTimestamp": now(),
+                         "message": "Scaled up replica set gitlab-redis-2 to 1"})
+            loop.cluster.broken_images[BROKEN_REDIS_IMAGE] = ("ImagePullBackOff", 'Back-off pulling image "redis:7.2.5-broken"')
+            runs["redis_broken"] = run(gitlab_redis_image_tag="7.2.5-broken", gitlab_middleware_timeout=3)
+            runs["absent"] = run(gitlab_state="absent", gitlab_redis_image_tag="7.2.5-broken")
+            runs["absent"].objects = {k: _objects(api, k) for k in
+                                      ("Deployment", "Service", "ConfigMap", "Job", "PersistentVolumeClaim", "Secret", "Pod")}
+    finally:
+        server.shutdown()
+    return runs
+
+
+def test_the_first_run_deploys_everything_and_waits_for_it(scenario: dict[str, Run]) -> None:
+    deploy = scenario["deploy"]
+    assert deploy.returncode == 0, deploy.output[-3000:]
+    assert deploy.recap["changed"] > 0 and deploy.recap["failed"] == 0
+    created = sorted(f"{r.body['kind']}/{r.body['metadata']['name']}" for r in deploy.requests
+                     if r.method == "POST" and not r.dry_run)
+    job = deploy.objects["Job"][0]["metadata"]["name"]
+    assert created == sorted([
+        "Namespace/gitlab", "Secret/gitlab-root-password", "Secret/gitlab-postgresql-password", "Secret/gitlab-redis-password",
+        "PersistentVolumeClaim/gitlab-data", "PersistentVolumeClaim/gitlab-redis-data", "PersistentVolumeClaim/gitlab-postgresql-data",
+        "Service/gitlab-redis", "Deployment/gitlab-redis", "Service/gitlab-postgresql", "Deployment/gitlab-postgresql",
+        f"Job/{job}", "ConfigMap/gitlab-omnibus-config", "Service/gitlab", "Deployment/gitlab",
+    ])
+    assert deploy.objects["Job"][0]["status"]["conditions"][0]["type"] == "Complete"
+    # In order: redis and postgres Ready, then the init Job complete, then gitlab-ce Ready.
+    steps = ["Wait until Ready: gitlab-redis, gitlab-postgresql (up to 60s, one check every 1s)",
+             f"Create the init Job {job}", f"Wait for the init Job to complete: {job}",
+             "Apply gitlab-ce", "Wait until Ready: gitlab (up to 60s"]
+    positions = [deploy.output.find(step) for step in steps]
+    assert -1 not in positions and positions == sorted(positions), positions
+
+
+def test_a_second_run_changes_nothing_and_rewrites_nothing(scenario: dict[str, Run]) -> None:
+    again = scenario["again"]
+    assert again.returncode == 0, again.output[-3000:]
+    assert again.recap["changed"] == 0
+    assert again.rewritten() == {}
+    # No create, replace or delete; apply may still send patches that the server finds empty.
+    assert [w for w in again.writes() if not w.startswith("PATCH")] == []
+    assert not [w for w in again.writes() if "/secrets/" in w], "kept Secrets are not written again"
+
+
+def test_check_mode_reports_no_change_and_writes_nothing(scenario: dict[str, Run]) -> None:
+    check = scenario["check"]
+    assert check.returncode == 0, check.output[-3000:]
+    assert check.recap["changed"] == 0
+    assert check.writes() == []
+    assert check.rewritten() == {}
+
+
+def test_a_config_change_rolls_gitlab_and_a_new_init_job_replaces_the_old(scenario: dict[str, Run]) -> None:
+    deploy, change = scenario["deploy"], scenario["change"]
+    assert change.returncode == 0, change.output[-3000:]
+    rewritten = set(change.rewritten())
+    assert {"ConfigMap/gitlab-omnibus-config", "Deployment/gitlab"} <= rewritten
+    # redis and postgres do not depend on the config: they are left alone.
+    assert not rewritten & {"Deployment/gitlab-redis", "Deployment/gitlab-postgresql", "Secret/gitlab-root-password"}
+    old_job = deploy.objects["Job"][0]["metadata"]["name"]
+    new_jobs = [j["metadata"]["name"] for j in change.objects["Job"]]
+    assert len(new_jobs) == 1 and new_jobs[0] != old_job
+    assert f"DELETE /apis/batch/v1/namespaces/{NAMESPACE}/jobs/{old_job}" in change.writes()
+    gitlab_sets = [rs for rs in change.objects["ReplicaSet"] if rs["metadata"]["name"].startswith("gitlab-")
+                   and not rs["metadata"]["name"].startswith(("gitlab-redis", "gitlab-postgresql"))]
+    assert len({rs["metadata"]["name"] for rs in gitlab_sets}) == 2, "the gitlab pod template changed once"
+
+
+def test_a_failing_init_job_fails_the_role_with_its_log(scenario: dict[str, Run]) -> None:
+    failed = scenario["job_fails"]
+    assert failed.returncode != 0
+    assert re.search(r"The init Job gitlab-init-[0-9a-f]{10} failed: see the diagnosis above", failed.output)
+    assert 'psql: ERROR:  permission denied to create extension \\"amcheck\\"' in failed.output
+    assert re.search(r"container prepare-database: terminated \(Error, exit code 3\)", failed.output)
+    # GitLab is not touched while its database is not prepared.
+    assert not [w for w in failed.writes() if "/deployments/gitlab" in w and "redis" not in w and "postgresql" not in w]
+
+
+def test_a_redis_that_never_gets_ready_fails_with_its_pods_and_events(scenario: dict[str, Run]) -> None:
+    broken = scenario["redis_broken"]
+    assert broken.returncode != 0
+    assert "gitlab-redis, gitlab-postgresql not Ready after 3s (gitlab-redis: 0/1 pods Ready)" in broken.output
+    assert re.search(r'container redis: waiting \(ImagePullBackOff: Back-off pulling image \\"redis:7.2.5-broken\\"\)', broken.output)
+    assert "FAILED - RETRYING" in broken.output
+    assert "Normal ScalingReplicaSet Deployment/gitlab-redis: Scaled up replica set gitlab-redis-2 to 1" in broken.output
+
+
+def test_absent_removes_the_workloads_and_keeps_claims_and_secrets(scenario: dict[str, Run]) -> None:
+    absent = scenario["absent"]
+    assert absent.returncode == 0, absent.output[-3000:]
+    left = {kind: sorted(o["metadata"]["name"] for o in objects) for kind, objects in absent.objects.items()}
+    assert left["Deployment"] == [] and left["Service"] == [] and left["ConfigMap"] == [] and left["Job"] == []
+    assert left["PersistentVolumeClaim"] == ["gitlab-data", "gitlab-postgresql-data", "gitlab-redis-data"]
+    assert left["Secret"] == ["gitlab-postgresql-password", "gitlab-redis-password", "gitlab-root-password"]
+
+
+def test_passwords_never_appear_in_the_output(scenario: dict[str, Run]) -> None:
+    secrets = [r.body for run in scenario.values() for r in run.requests
+               if r.method in ("POST", "PATCH") and re.search(r"/secrets(/|$)", r.path) and isinstance(r.body, dict)]
+    passwords = {base64.b64decode(s["data"]["password"]).decode() for s in secrets if "data" in s}
+    assert len(passwords) == 3
+    for name, run in scenario.items():
+        for password in passwords:
+            assert password not in run.output, f"a password appears in the output of the {name} run"

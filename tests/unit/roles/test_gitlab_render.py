@@ -1,0 +1,570 @@
+"""Render the gitlab role (render-only mode, no cluster) and check what it would apply.
+
+Each case runs the role once per session through ansible-playbook, exactly as an operator
+would (the real playbook and inventories where there is one); the cases run in parallel.
+Every object is validated against the Kubernetes 1.29 and 1.34 schemas (strict: unknown
+fields fail), then checked for what the API does not validate: Service selectors, nodePort
+range, references to Secrets, ConfigMaps and claims, placement against the inventory's
+taints, and passwords kept out of ConfigMaps, env values and the play's output.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from ansible_collections.kubeops.platform.plugins.module_utils._selectors import selector_match
+from ansible_collections.kubeops.platform.plugins.module_utils._tolerations import untolerated_taints
+from gitlab_playbook import DEFAULTS_PLAYBOOK, REPO_ROOT, start
+KUBERNETES_VERSIONS = ["1.29.0", "1.34.0"]
+DEFAULT_NODE_PORT_RANGE = (30000, 32767)
+
+GIVEN_ROOT_PASSWORD = "root-Pa55word-given"
+GIVEN_REDIS_PASSWORD = "redis-Pa55word-given"
+
+# case -> ansible-playbook arguments (before -e gitlab_render_dir=...)
+CASES: dict[str, list[str]] = {
+    "defaults": [str(DEFAULTS_PLAYBOOK)],
+    "kind": ["-i", "inventories/kind", "playbooks/gitlab.yml"],
+    "example": ["-i", "inventories/example", "playbooks/gitlab.yml"],
+    # The example inventory with the notebook's shared claim, SAML, and passwords given as variables.
+    "example-shared-saml": [
+        "-i", "inventories/example", "playbooks/gitlab.yml",
+        "-e", json.dumps({
+            "gitlab_storage_mode": "shared",
+            "gitlab_saml_enabled": True,
+            "gitlab_saml_idp_cert": "-----BEGIN CERTIFICATE-----\nMIICnTCCAYUCBgGAzOEFWTANBgkqhkiG9w0BAQsFADAS\n-----END CERTIFICATE-----\n",
+            "gitlab_saml_extra_args": {"attribute_statements": {"email": ["mail"]}, "allowed_clock_drift": 5},
+            "gitlab_root_password": GIVEN_ROOT_PASSWORD,
+            "gitlab_redis_password": GIVEN_REDIS_PASSWORD,
+        }),
+    ],
+    # Defaults with the other switches: placement off or replaced, an external Redis, a
+    # LoadBalancer Service with nodePorts, no storage class.
+    "overrides": [
+        str(DEFAULTS_PLAYBOOK),
+        "-e", json.dumps({
+            "gitlab_middleware_node_key": "",
+            "gitlab_app_tolerations": [{"key": "dedicated", "operator": "Equal", "value": "gitlab", "effect": "NoExecute"}],
+            "gitlab_app_affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [{"key": "dedicated", "operator": "In", "values": ["gitlab"]}]}]}}},
+            "gitlab_redis_enabled": False,
+            "gitlab_redis_host": "redis.shared.svc",
+            "gitlab_redis_password": GIVEN_REDIS_PASSWORD,
+            "gitlab_service_type": "LoadBalancer",
+            "gitlab_service_http_node_port": 32080,
+            "gitlab_storage_class": "",
+        }),
+    ],
+}
+INVENTORY_OF = {"kind": "kind", "example": "example", "example-shared-saml": "example"}
+
+
+# --- running ansible-playbook -----------------------------------------------------------------
+
+
+@dataclass
+class Render:
+    case: str
+    directory: Path
+    output: str
+    objects: list[dict] = field(default_factory=list)
+    secrets: list[dict] = field(default_factory=list)
+
+    @property
+    def manifest_file(self) -> Path:
+        return self.directory / "gitlab.yml"
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.directory / "gitlab-secrets.yml"
+
+    def passwords(self) -> dict[str, str]:
+        return {s["metadata"]["name"]: base64.b64decode(s["data"]["password"]).decode() for s in self.secrets}
+
+    def of_kind(self, kind: str) -> list[dict]:
+        return [o for o in self.objects if o["kind"] == kind]
+
+    def get(self, kind: str, name: str) -> dict:
+        matches = [o for o in self.objects if o["kind"] == kind and o["metadata"]["name"] == name]
+        assert len(matches) == 1, f"{self.case}: expected one {kind} {name}, found {len(matches)}"
+        return matches[0]
+
+    def workloads(self) -> list[dict]:
+        return [o for o in self.objects if o["kind"] in ("Deployment", "Job")]
+
+
+def run_render(case: str, directory: Path, extra: list[str] | None = None) -> subprocess.Popen[str]:
+    return start([*CASES[case], "-e", f"gitlab_render_dir={directory}", *(extra or [])], directory.parent / "home")
+
+
+def collect(case: str, directory: Path, process: subprocess.Popen[str]) -> Render:
+    output = process.communicate(timeout=600)[0]
+    if process.returncode != 0:
+        pytest.fail(f"rendering {case} failed (exit {process.returncode}):\n{output[-4000:]}")
+    render = Render(case, directory, output)
+    render.objects = [d for d in yaml.safe_load_all(render.manifest_file.read_text()) if d]
+    render.secrets = [d for d in yaml.safe_load_all(render.secrets_file.read_text()) if d]
+    return render
+
+
+# Runs that must fail: many bad values at once, and an external database without its password.
+REJECTED_VALUES = {
+    "gitlab_service_type": "NodePort",
+    "gitlab_service_http_node_port": 38000,
+    "gitlab_service_ssh_node_port": 38022,
+    "gitlab_app_image_tag": "latest",
+    "gitlab_redis_resources": {"requests": {"cpu": "2", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+    "gitlab_postgres_extensions": ["pg_trgm", "btree_gist"],
+    "gitlab_saml_enabled": True,
+    "gitlab_root_password": "short",
+}
+EXTERNAL_WITHOUT_PASSWORD = {"gitlab_postgres_enabled": False, "gitlab_postgres_host": "db.example.com"}
+
+
+@dataclass
+class Failure:
+    directory: Path
+    returncode: int
+    output: str
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Render | Failure]:
+    """Every render of this module, started together and collected once."""
+    started: dict[str, tuple[Path, subprocess.Popen[str]]] = {}
+    for case in CASES:
+        directory = tmp_path_factory.mktemp(case) / "out"
+        started[case] = (directory, run_render(case, directory))
+    for name, values in (("rejected", REJECTED_VALUES), ("external", EXTERNAL_WITHOUT_PASSWORD)):
+        directory = tmp_path_factory.mktemp(name) / "out"
+        started[name] = (directory, run_render("defaults", directory, ["-e", json.dumps(values)]))
+    results: dict[str, Render | Failure] = {}
+    for name, (directory, process) in started.items():
+        if name in CASES:
+            results[name] = collect(name, directory, process)
+        else:
+            output = process.communicate(timeout=600)[0]
+            results[name] = Failure(directory, process.returncode, output)
+    return results
+
+
+@pytest.fixture(scope="module")
+def renders(runs: dict[str, Render | Failure]) -> dict[str, Render]:
+    return {case: runs[case] for case in CASES}
+
+
+@pytest.fixture(params=list(CASES))
+def render(request: pytest.FixtureRequest, renders: dict[str, Render]) -> Render:
+    return renders[request.param]
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_every_object_is_valid_for_the_kubernetes_schema(render: Render, version: str) -> None:
+    errors = []
+    for obj in render.objects + render.secrets:
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            path = ".".join(str(p) for p in exc.path)
+            errors.append(f"{obj['kind']}/{obj['metadata']['name']}: {path}: {exc.message}")
+    assert errors == []
+
+
+def test_the_expected_objects_are_rendered(renders: dict[str, Render]) -> None:
+    default = renders["defaults"]
+    names = sorted(f"{o['kind']}/{o['metadata']['name']}" for o in default.objects + default.secrets)
+    job = default.of_kind("Job")[0]["metadata"]["name"]
+    assert names == sorted([
+        "Namespace/gitlab",
+        "PersistentVolumeClaim/gitlab-data",
+        "PersistentVolumeClaim/gitlab-redis-data",
+        "PersistentVolumeClaim/gitlab-postgresql-data",
+        "Service/gitlab-redis", "Deployment/gitlab-redis",
+        "Service/gitlab-postgresql", "Deployment/gitlab-postgresql",
+        f"Job/{job}",
+        "ConfigMap/gitlab-omnibus-config", "Service/gitlab", "Deployment/gitlab",
+        "Secret/gitlab-root-password", "Secret/gitlab-postgresql-password", "Secret/gitlab-redis-password",
+    ])
+    shared = renders["example-shared-saml"].of_kind("PersistentVolumeClaim")
+    assert [(c["metadata"]["name"], c["spec"]["accessModes"]) for c in shared] == [("gitlab-claim", ["ReadWriteMany"])]
+
+
+def test_objects_are_in_apply_order(render: Render) -> None:
+    order = [o["kind"] for o in render.objects]
+    assert order.index("PersistentVolumeClaim") < order.index("Deployment")
+    assert order.index("Job") < order.index("ConfigMap")
+    assert [o["metadata"]["name"] for o in render.of_kind("Deployment")][-1] == "gitlab"
+
+
+# --- semantics the API does not check -----------------------------------------------------------
+
+
+def test_every_service_selects_only_its_own_pods(render: Render) -> None:
+    for service in render.of_kind("Service"):
+        selected = [
+            f"{w['kind']}/{w['metadata']['name']}"
+            for w in render.workloads()
+            if selector_match(w["spec"]["template"]["metadata"]["labels"], service["spec"]["selector"])
+        ]
+        assert selected == [f"Deployment/{service['metadata']['name']}"], service["metadata"]["name"]
+
+
+def test_every_deployment_selector_matches_its_pod_template(render: Render) -> None:
+    for deployment in render.of_kind("Deployment"):
+        assert selector_match(deployment["spec"]["template"]["metadata"]["labels"], deployment["spec"]["selector"])
+
+
+def test_node_ports_lie_in_the_default_range(render: Render) -> None:
+    low, high = DEFAULT_NODE_PORT_RANGE
+    for service in render.of_kind("Service"):
+        for port in service["spec"]["ports"]:
+            if "nodePort" in port:
+                assert service["spec"]["type"] in ("NodePort", "LoadBalancer")
+                assert low <= port["nodePort"] <= high, f"{service['metadata']['name']}: {port}"
+
+
+def test_the_example_exposes_gitlab_on_fixed_node_ports(renders: dict[str, Render]) -> None:
+    service = renders["example"].get("Service", "gitlab")
+    assert service["spec"]["type"] == "NodePort"
+    assert {p["name"]: p["nodePort"] for p in service["spec"]["ports"]} == {"http": 30800, "ssh": 30822}
+    config = renders["example"].get("ConfigMap", "gitlab-omnibus-config")["data"]["gitlab.rb"]
+    assert "gitlab_rails['gitlab_shell_ssh_port'] = 30822" in config
+
+
+def _pod_specs(render: Render) -> list[tuple[str, dict]]:
+    return [(f"{w['kind']}/{w['metadata']['name']}", w["spec"]["template"]["spec"]) for w in render.workloads()]
+
+
+def test_every_secret_configmap_and_claim_reference_resolves(render: Render) -> None:
+    secrets = {s["metadata"]["name"]: s["data"] for s in render.secrets}
+    configmaps = {c["metadata"]["name"]: c["data"] for c in render.of_kind("ConfigMap")}
+    claims = {c["metadata"]["name"] for c in render.of_kind("PersistentVolumeClaim")}
+    problems = []
+    for where, pod in _pod_specs(render):
+        for volume in pod.get("volumes", []):
+            if "persistentVolumeClaim" in volume and volume["persistentVolumeClaim"]["claimName"] not in claims:
+                problems.append(f"{where}: claim {volume['persistentVolumeClaim']['claimName']}")
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            for env in container.get("env", []):
+                ref = env.get("valueFrom", {})
+                if "secretKeyRef" in ref and ref["secretKeyRef"]["key"] not in secrets.get(ref["secretKeyRef"]["name"], {}):
+                    problems.append(f"{where}: {env['name']} -> Secret {ref['secretKeyRef']}")
+                if "configMapKeyRef" in ref and ref["configMapKeyRef"]["key"] not in configmaps.get(ref["configMapKeyRef"]["name"], {}):
+                    problems.append(f"{where}: {env['name']} -> ConfigMap {ref['configMapKeyRef']}")
+            for mount in container.get("volumeMounts", []):
+                if mount["name"] not in {v["name"] for v in pod.get("volumes", [])}:
+                    problems.append(f"{where}: mount of unknown volume {mount['name']}")
+    assert problems == []
+
+
+def _inventory_nodes(inventory: str) -> dict[str, dict]:
+    """Node name -> {labels, taints} as inventories/<inventory>/group_vars/all/nodes.yml declares them."""
+    data = yaml.safe_load((REPO_ROOT / "inventories" / inventory / "group_vars" / "all" / "nodes.yml").read_text())
+    nodes: dict[str, dict] = {}
+    for rule in data.get("nodes_labels", []):
+        for name in rule.get("names", []):
+            nodes.setdefault(name, {"labels": {}, "taints": []})["labels"].update(rule.get("labels") or {})
+    for rule in data.get("nodes_taints", []):
+        for name in rule.get("names", []):
+            nodes.setdefault(name, {"labels": {}, "taints": []})["taints"].extend(rule.get("taints") or [])
+    return nodes
+
+
+def _requirement_met(labels: dict, expression: dict) -> bool:
+    key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+    if operator == "Exists":
+        return key in labels
+    if operator == "DoesNotExist":
+        return key not in labels
+    if operator == "In":
+        return labels.get(key) in values
+    if operator == "NotIn":
+        return key not in labels or labels[key] not in values
+    raise AssertionError(f"operator {operator} not handled by this test")
+
+
+def _schedulable_on(pod: dict, nodes: dict[str, dict]) -> list[str]:
+    """Nodes whose labels satisfy the pod's required node affinity and whose hard taints it tolerates."""
+    required = pod.get("affinity", {}).get("nodeAffinity", {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+    eligible = []
+    for name, node in sorted(nodes.items()):
+        if required and not any(
+            all(_requirement_met(node["labels"], e) for e in term.get("matchExpressions", []))
+            for term in required["nodeSelectorTerms"]
+        ):
+            continue
+        hard = [t for t in untolerated_taints(pod.get("tolerations"), node["taints"]) if t["effect"] != "PreferNoSchedule"]
+        if not hard:
+            eligible.append(name)
+    return eligible
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("example", {"redis": ["node03", "node04"], "postgresql": ["node03", "node04"],
+                     "gitlab": ["node05", "node06"], "init": ["node05", "node06"]}),
+        ("example-shared-saml", {"redis": ["node03", "node04"], "postgresql": ["node03", "node04"],
+                                 "gitlab": ["node05", "node06"], "init": ["node05", "node06"]}),
+        ("kind", {"redis": ["kind-worker"], "postgresql": ["kind-worker"],
+                  "gitlab": ["kind-worker2"], "init": ["kind-worker2"]}),
+    ],
+)
+def test_pods_tolerate_the_taints_of_their_inventory_nodes(renders: dict[str, Render], case: str, expected: dict) -> None:
+    nodes = _inventory_nodes(INVENTORY_OF[case])
+    placed = {
+        w["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]: _schedulable_on(w["spec"]["template"]["spec"], nodes)
+        for w in renders[case].workloads()
+    }
+    assert placed == expected
+
+
+def test_default_placement_keeps_pods_off_unprepared_nodes(renders: dict[str, Render]) -> None:
+    bare = {"plain-node": {"labels": {}, "taints": []}}
+    for _kind, pod in _pod_specs(renders["defaults"]):
+        assert _schedulable_on(pod, bare) == []
+
+
+def test_placement_can_be_switched_off_or_replaced(renders: dict[str, Render]) -> None:
+    render = renders["overrides"]
+    postgres = render.get("Deployment", "gitlab-postgresql")["spec"]["template"]["spec"]
+    assert "affinity" not in postgres and "tolerations" not in postgres
+    nodes = {
+        "plain": {"labels": {}, "taints": []},
+        "dedicated": {"labels": {"dedicated": "gitlab"}, "taints": ["dedicated=gitlab:NoExecute"]},
+        "application": {"labels": {"gitlab/application": ""}, "taints": ["gitlab/application:NoSchedule"]},
+    }
+    assert _schedulable_on(postgres, nodes) == ["plain"]
+    assert _schedulable_on(render.get("Deployment", "gitlab")["spec"]["template"]["spec"], nodes) == ["dedicated"]
+    assert _schedulable_on(render.of_kind("Job")[0]["spec"]["template"]["spec"], nodes) == ["application"]
+
+
+def test_an_external_redis_replaces_the_bundled_one(renders: dict[str, Render]) -> None:
+    render = renders["overrides"]
+    assert not [o for o in render.objects if "redis" in o["metadata"]["name"]]
+    config = render.get("ConfigMap", "gitlab-omnibus-config")["data"]["gitlab.rb"]
+    assert "gitlab_rails['redis_host'] = 'redis.shared.svc'" in config.splitlines()
+    assert render.passwords()["gitlab-redis-password"] == GIVEN_REDIS_PASSWORD
+    assert "storageClassName" in render.of_kind("PersistentVolumeClaim")[0]["spec"]
+    assert render.of_kind("PersistentVolumeClaim")[0]["spec"]["storageClassName"] == ""
+    service = render.get("Service", "gitlab")
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert [p.get("nodePort") for p in service["spec"]["ports"]] == [32080, None]
+
+
+def test_no_password_in_configmaps_env_values_or_play_output(render: Render) -> None:
+    passwords = render.passwords()
+    assert len(passwords) == 3 and all(len(p) >= 16 for p in passwords.values())
+    manifests = render.manifest_file.read_text()
+    for name, password in passwords.items():
+        assert password not in manifests, f"{name}'s password appears in {render.manifest_file.name}"
+        assert password not in render.output, f"{name}'s password appears in the play's output"
+    for _kind, pod in _pod_specs(render):
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            for env in container.get("env", []):
+                if re.search(r"PASS|AUTH|SECRET|TOKEN", env["name"]):
+                    assert "valueFrom" in env and "secretKeyRef" in env["valueFrom"], f"{container['name']}: {env['name']}"
+
+
+def test_the_secrets_file_is_readable_by_its_owner_only(render: Render) -> None:
+    assert render.secrets_file.stat().st_mode & 0o077 == 0
+
+
+# --- workloads ----------------------------------------------------------------------------------
+
+
+def _container(render: Render, kind: str, name: str, container: str) -> dict:
+    pod = render.get(kind, name)["spec"]["template"]["spec"]
+    return next(c for c in pod.get("initContainers", []) + pod["containers"] if c["name"] == container)
+
+
+def _version(image: str) -> tuple[int, ...]:
+    tag = image.rsplit(":", 1)[1]
+    return tuple(int(part) for part in re.match(r"^(\d+(?:\.\d+)*)", tag).group(1).split("."))
+
+
+def test_images_are_pinned_to_versions_gitlab_supports(render: Render) -> None:
+    images = {c["image"] for _kind, pod in _pod_specs(render) for c in pod.get("initContainers", []) + pod["containers"]}
+    assert all(":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest") for image in images), images
+    assert _version(_container(render, "Deployment", "gitlab-postgresql", "postgresql")["image"]) >= (16,)
+    redis_images = {c["image"] for _kind, pod in _pod_specs(render) for c in pod.get("initContainers", []) + pod["containers"]
+                    if c["image"].rsplit("/", 1)[-1].startswith("redis:")}
+    assert redis_images and all(_version(image) >= (7, 2) for image in redis_images)
+    assert re.search(r":\d+\.\d+\.\d+-ce\.0$", _container(render, "Deployment", "gitlab", "gitlab")["image"])
+
+
+def test_the_example_pulls_from_the_private_registry(renders: dict[str, Render]) -> None:
+    images = {c["image"] for _kind, pod in _pod_specs(renders["example"]) for c in pod.get("initContainers", []) + pod["containers"]}
+    assert all(image.startswith("10.29.3.30:30004/gitlab/") for image in images), images
+
+
+def test_stateful_workloads_never_run_two_pods_on_one_volume(render: Render) -> None:
+    for deployment in render.of_kind("Deployment"):
+        assert deployment["spec"]["replicas"] == 1
+        assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_middleware_probes_use_their_own_clients(render: Render) -> None:
+    if render.of_kind("Deployment")[0]["metadata"]["name"] == "gitlab-redis":
+        redis = _container(render, "Deployment", "gitlab-redis", "redis")
+        assert "redis-cli" in " ".join(redis["readinessProbe"]["exec"]["command"])
+        assert "redis-cli" in " ".join(redis["livenessProbe"]["exec"]["command"])
+    postgres = _container(render, "Deployment", "gitlab-postgresql", "postgresql")
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert postgres[probe]["exec"]["command"][0] == "pg_isready"
+
+
+def test_gitlab_probes_work_from_the_kubelet_and_allow_a_long_first_start(render: Render) -> None:
+    gitlab = _container(render, "Deployment", "gitlab", "gitlab")
+    startup = gitlab["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 15 * 60
+    config = render.get("ConfigMap", "gitlab-omnibus-config")["data"]["gitlab.rb"]
+    whitelist = re.search(r"monitoring_whitelist'\] = \[(.*)\]", config).group(1)
+    # The health endpoints answer monitoring_whitelist only: the probes ask from inside the pod.
+    assert "'127.0.0.0/8'" in whitelist
+    for probe, path in (("readinessProbe", "/-/readiness"), ("livenessProbe", "/-/liveness"), ("startupProbe", "/-/liveness")):
+        url = gitlab[probe]["exec"]["command"][-1]
+        assert re.fullmatch(rf"http://127\.0\.0\.1:\d+{re.escape(path)}", url), url
+
+
+def test_gitlab_keeps_whole_directories_and_a_memory_shm(render: Render) -> None:
+    pod = render.get("Deployment", "gitlab")["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m for m in _container(render, "Deployment", "gitlab", "gitlab")["volumeMounts"]}
+    assert {"/etc/gitlab", "/var/opt/gitlab", "/dev/shm"} <= set(mounts)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "persistentVolumeClaim" in volumes[mounts["/etc/gitlab"]["name"]]
+    assert "persistentVolumeClaim" in volumes[mounts["/var/opt/gitlab"]["name"]]
+    assert volumes[mounts["/dev/shm"]["name"]]["emptyDir"]["medium"] == "Memory"
+
+
+def test_gitlab_waits_for_postgres_and_redis_before_starting(render: Render) -> None:
+    pod = render.get("Deployment", "gitlab")["spec"]["template"]["spec"]
+    scripts = " ".join(" ".join(c["command"]) for c in pod["initContainers"])
+    assert "pg_isready" in scripts and "redis-cli" in scripts
+
+
+def test_omnibus_config_disables_bundled_services_and_reads_passwords_from_env(render: Render) -> None:
+    config = render.get("ConfigMap", "gitlab-omnibus-config")["data"]["gitlab.rb"]
+    for line in ("postgresql['enable'] = false", "redis['enable'] = false", "prometheus_monitoring['enable'] = false",
+                 "gitlab_rails['db_password'] = ENV['GITLAB_DB_PASSWORD']",
+                 "gitlab_rails['redis_password'] = ENV['GITLAB_REDIS_PASSWORD']",
+                 "gitlab_rails['initial_root_password'] = ENV['GITLAB_ROOT_PASSWORD']"):
+        assert line in config.splitlines()
+
+
+def test_saml_is_rendered_only_when_enabled(renders: dict[str, Render]) -> None:
+    assert "omniauth" not in renders["example"].get("ConfigMap", "gitlab-omnibus-config")["data"]["gitlab.rb"]
+    config = renders["example-shared-saml"].get("ConfigMap", "gitlab-omnibus-config")["data"]["gitlab.rb"]
+    assert "gitlab_rails['omniauth_allow_single_sign_on'] = ['saml']" in config
+    assert "idp_sso_target_url: 'http://10.29.3.30:30035/auth/realms/dx-arch/protocol/saml/clients/gitlab'," in config
+    assert "idp_cert: '-----BEGIN CERTIFICATE-----\nMIICnTCCAYUCBgGAzOEFWTANBgkqhkiG9w0BAQsFADAS\n-----END CERTIFICATE-----\n'," in config
+    assert "attribute_statements: { email: ['mail'] }," in config
+    assert "label: 'DX-ARCH'," in config
+
+
+def test_the_config_checksum_follows_the_rendered_config_only(renders: dict[str, Render]) -> None:
+    for render in renders.values():
+        config = render.get("ConfigMap", "gitlab-omnibus-config")["data"]["gitlab.rb"]
+        annotations = render.get("Deployment", "gitlab")["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["checksum/config"] == hashlib.sha256(config.encode()).hexdigest()
+    checksums = {r.get("Deployment", "gitlab")["spec"]["template"]["metadata"]["annotations"]["checksum/config"] for r in renders.values()}
+    assert len(checksums) == len(renders)
+
+
+def test_the_init_job_is_named_after_a_hash_of_its_manifest(render: Render) -> None:
+    job = render.of_kind("Job")[0]
+    name = job["metadata"]["name"]
+    assert re.fullmatch(r"gitlab-init-[0-9a-f]{10}", name)
+    unnamed = json.loads(json.dumps(job))
+    unnamed["metadata"]["name"] = "gitlab-init"
+    assert name.endswith(hashlib.sha256(json.dumps(unnamed, sort_keys=True).encode()).hexdigest()[:10])
+
+
+def test_the_init_job_waits_creates_the_extensions_and_exits(render: Render) -> None:
+    job = render.of_kind("Job")[0]
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert job["spec"]["activeDeadlineSeconds"] > 0
+    assert "redis-cli" in " ".join(pod["initContainers"][0]["command"])
+    script = pod["containers"][0]["command"][-1]
+    assert "until pg_isready" in script
+    for extension in ("pg_trgm", "btree_gist", "amcheck"):
+        assert f'CREATE EXTENSION IF NOT EXISTS "{extension}";' in script
+    # Not the GitLab image's entrypoint: that one never exits.
+    assert "gitlab-ce" not in pod["containers"][0]["image"]
+
+
+# --- runs that change inputs ------------------------------------------------------------------------
+
+
+def test_a_second_render_reuses_the_passwords_and_changes_nothing(renders: dict[str, Render]) -> None:
+    first = renders["defaults"]
+    before = {p: p.read_text() for p in (first.manifest_file, first.secrets_file)}
+    second = collect("defaults", first.directory, run_render("defaults", first.directory))
+    assert {p: p.read_text() for p in before} == before
+    assert second.passwords() == first.passwords()
+    assert re.search(r"changed=0\b", second.output), second.output[-2000:]
+
+
+def test_given_passwords_are_used(renders: dict[str, Render]) -> None:
+    render = renders["example-shared-saml"]
+    assert render.passwords()["gitlab-root-password"] == GIVEN_ROOT_PASSWORD
+    assert render.passwords()["gitlab-redis-password"] == GIVEN_REDIS_PASSWORD
+    assert render.passwords()["gitlab-postgresql-password"] not in (GIVEN_ROOT_PASSWORD, GIVEN_REDIS_PASSWORD)
+
+
+def test_rejected_values_stop_the_role_before_anything_is_written(runs: dict[str, Render | Failure]) -> None:
+    for name in ("rejected", "external"):
+        assert runs[name].returncode != 0
+        assert not runs[name].directory.exists()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "gitlab_service_http_node_port 38000 is outside the cluster's NodePort range 30000-32767: the API server would reject the Service",
+        "gitlab_service_ssh_node_port 38022 is outside the cluster's NodePort range 30000-32767",
+        "gitlab_app_image_tag 'latest' is not a pinned version",
+        "gitlab_redis_resources: the cpu request 2 is above its limit 1",
+        "gitlab_postgres_extensions lacks amcheck, which GitLab requires",
+        "gitlab_saml_enabled needs gitlab_saml_idp_sso_target_url",
+        "gitlab_root_password is shorter than 8 characters",
+    ],
+)
+def test_bad_values_are_rejected_with_the_rule_they_break(runs: dict[str, Render | Failure], message: str) -> None:
+    assert message in runs["rejected"].output
+
+
+def test_an_external_database_needs_its_password(runs: dict[str, Render | Failure]) -> None:
+    assert (
+        "postgres run outside this role (gitlab_*_enabled is false): set gitlab_postgres_password to the password"
+        in runs["external"].output
+    )
+
+
+# --- documentation --------------------------------------------------------------------------------
+
+
+def test_every_variable_is_specified_defaulted_and_documented() -> None:
+    role = REPO_ROOT / "roles" / "gitlab"
+    specified = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text())
+    readme = (role / "README.md").read_text()
+    assert sorted(specified) == sorted(defaults)
+    assert [name for name in specified if f"| `{name}` |" not in readme] == []
+    for name, spec in specified.items():
+        if "default" in spec:
+            assert spec["default"] == defaults[name], name
