@@ -104,7 +104,8 @@ def resolve_connection(params: dict, environ: dict | None = None, run_command: R
     if host and explicit_creds and not params.get("kubeconfig") and not params.get("context"):
         conn = Connection(server=host)
     else:
-        conn = _from_kubeconfig(params, env, run_command) or _in_cluster(env)
+        # A bare host (e.g. `kubectl proxy` on http://127.0.0.1:8001) needs no credentials.
+        conn = _from_kubeconfig(params, env, run_command) or _in_cluster(env) or (Connection(server=host) if host else None)
         if conn is None:
             raise ConfigError(
                 "no Kubernetes connection configured: set the kubeconfig or host option, "

@@ -61,6 +61,12 @@ def test_host_and_api_key_need_no_kubeconfig(tmp_path):
     assert (conn.server, conn.token, conn.verify) == ("https://10.1.1.1:6443", "abc", False)
 
 
+def test_bare_host_without_credentials_like_kubectl_proxy(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    conn = resolve_connection({"host": "http://127.0.0.1:8001"}, environ={})
+    assert (conn.server, conn.token, conn.username) == ("http://127.0.0.1:8001", None, None)
+
+
 def test_kubeconfig_dict_current_context_and_explicit_context():
     assert resolve_connection({"kubeconfig": kubeconfig()}, environ={}).token == "dev-token"
     prod = resolve_connection({"kubeconfig": kubeconfig(), "context": "prod"}, environ={})
