@@ -1,11 +1,12 @@
 """The decisions role kubeops.platform.eureka takes from live objects, without a cluster.
 
-- up-to-date.j2: whether an object needs a write. A second run must write nothing, yet drift
-  (someone edited the object) and removed settings must still be applied.
+- the condition of the task "Apply what differs" (the kubeops.platform.needs_apply filter):
+  whether an object needs a write. A second run must write nothing, yet drift (someone edited
+  the object) and removed settings must still be applied.
 - immutable.j2: the StatefulSet changes the API refuses, reported with what to do instead.
 - unready.j2: why the StatefulSet is not rolled out yet.
 
-The templates are rendered with Ansible's own templating, as the role does.
+The templates and the condition are evaluated with Ansible's own templating, as the role does.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
-TEMPLATES = Path(__file__).resolve().parents[3] / "roles" / "eureka" / "templates"
+ROLE = Path(__file__).resolve().parents[3] / "roles" / "eureka"
+TEMPLATES = ROLE / "templates"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
@@ -67,7 +70,13 @@ def live_from(desired: dict, last_applied: dict | None = None) -> dict:
 
 
 def up_to_date(desired: dict, live: dict | None) -> bool:
-    return render("up-to-date.j2", __eureka_desired=desired, __eureka_live_object=live)
+    """Whether the task "Apply what differs" skips ``desired``, given what the read task returned."""
+    (task,) = [task for task in yaml.safe_load((ROLE / "tasks" / "apply.yml").read_text())
+               if task["name"] == "Apply what differs"]
+    templar = Templar(loader=DataLoader(), variables={"item": [desired, {"resources": [live] if live else []}]})
+    task_vars = {name: templar.template(trust_as_template(value)) for name, value in task["vars"].items()}
+    templar = Templar(loader=DataLoader(), variables={**templar.available_variables, **task_vars})
+    return not templar.evaluate_conditional(trust_as_template(task["when"]))
 
 
 def test_object_as_applied_needs_no_write():
