@@ -31,6 +31,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _cluster import BenchError, kubernetes_client
+
 BENCH_LABEL = "kubeops-bench"
 NAME_PREFIX = "kubeops-bench-"
 REPO = Path(__file__).resolve().parent.parent
@@ -39,10 +41,6 @@ REPO = Path(__file__).resolve().parent.parent
 # single-node tasks at most this fraction of kubernetes.core's time.
 BULK_SPEEDUP_TARGET = 20.0
 SINGLE_RATIO_TARGET = 0.7
-
-
-class BenchError(Exception):
-    """A problem that stops the benchmark with a message for the operator."""
 
 
 @dataclass
@@ -76,18 +74,7 @@ class Comparison:
 
 def connect(context: str | None):
     """A CoreV1Api for the cluster in KUBECONFIG, or BenchError when none answers within 5 s."""
-    try:
-        from kubernetes import client, config
-    except ImportError as exc:
-        raise BenchError(f"the kubernetes Python client is not installed for {sys.executable} ({exc})") from exc
-    where = os.environ.get("KUBECONFIG", "~/.kube/config")
-    try:
-        config.load_kube_config(context=context)
-        client.VersionApi().get_code(_request_timeout=5)
-    except Exception as exc:  # any failure here means the same thing: no cluster to measure
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise BenchError(f"no Kubernetes cluster answers (KUBECONFIG={where}, reason: {reason})") from exc
-    return client.CoreV1Api()
+    return kubernetes_client(context).CoreV1Api()
 
 
 def create_nodes(api, count: int) -> list[str]:

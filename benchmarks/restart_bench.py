@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _cluster import BenchError, kubernetes_client
+
 REPO = Path(__file__).resolve().parent.parent
 NAMESPACE = "kubeops-bench-restart"
 LABEL = "kubeops-bench=restart"
@@ -39,10 +41,6 @@ IMAGE = "registry.k8s.io/pause:3.10"
 RETURN_WITHIN = 2.0  # seconds after the rollout completed
 SPEEDUP_TARGET = 10.0  # N Deployments: one selector task vs the kubernetes.core loop
 WATCH_INTERVAL = 0.02
-
-
-class BenchError(Exception):
-    """A problem that stops the benchmark with a message for the operator."""
 
 
 def deployment(index: int) -> dict:
@@ -69,17 +67,7 @@ class RealCluster:
     """The cluster in KUBECONFIG, through the kubernetes client (raw JSON, no model classes)."""
 
     def __init__(self, context: str | None):
-        try:
-            from kubernetes import client, config
-        except ImportError as exc:
-            raise BenchError(f"the kubernetes Python client is not installed for {sys.executable} ({exc})") from exc
-        where = os.environ.get("KUBECONFIG", "~/.kube/config")
-        try:
-            config.load_kube_config(context=context)
-            client.VersionApi().get_code(_request_timeout=5)
-        except Exception as exc:  # any failure here means the same thing: no cluster to measure
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise BenchError(f"no Kubernetes cluster answers (KUBECONFIG={where}, reason: {reason})") from exc
+        client = kubernetes_client(context)
         self.core, self.apps = client.CoreV1Api(), client.AppsV1Api()
         self.defaults = {"context": context} if context else {}
         self.core_usable = True

@@ -36,14 +36,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from _cluster import BenchError
+
 REPO = Path(__file__).resolve().parent.parent
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
               "proxy-authorization", "proxy-authenticate", "content-length", "host"}
-
-
-class BenchError(Exception):
-    """A problem that stops the benchmark with a message for the operator."""
 
 
 @dataclass

@@ -52,18 +52,9 @@ _value:
   type: bool
 """
 
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.kubeops.platform.plugins.module_utils._selectors import selector_match
-
-
-def selected_by(labels, selector) -> bool:
-    try:
-        return selector_match(labels, selector)
-    except ValueError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+from ansible_collections.kubeops.platform.plugins.filter.selector_match import selector_match_filter
 
 
 class TestModule:
     def tests(self):
-        return {"selected_by": selected_by}
+        return {"selected_by": selector_match_filter}
