@@ -293,7 +293,13 @@ class K8sClient:
         return self.request("PUT", path, query={"dryRun": "All" if dry_run else None}, body=body, action=action)
 
     def delete(self, path: str, body: dict | None = None, dry_run: bool = False, action: str = "") -> dict:
-        return self.request("DELETE", path, query={"dryRun": "All" if dry_run else None}, body=body, action=action)
+        # The API server reads DeleteOptions from the body whenever one is sent and then ignores
+        # ?dryRun=All: a dry run with a body must say so in the body, or it deletes for real.
+        if body is None:
+            return self.request("DELETE", path, query={"dryRun": "All" if dry_run else None}, action=action)
+        if dry_run:
+            body = {**body, "dryRun": ["All"]}
+        return self.request("DELETE", path, body=body, action=action)
 
     def resource(self, api_version: str, kind: str) -> Resource:
         """Resolve a kind to its REST path; discovery only for kinds not in :data:`KNOWN_KINDS`."""

@@ -83,6 +83,9 @@ class Request:
 
     @property
     def dry_run(self) -> bool:
+        # As the API server does: a DELETE with a body takes dryRun from its DeleteOptions only.
+        if self.method == "DELETE" and isinstance(self.body, dict):
+            return "All" in (self.body.get("dryRun") or [])
         return self.query.get("dryRun") == "All"
 
 
