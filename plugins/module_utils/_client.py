@@ -215,6 +215,11 @@ class HttpTransport:
             self._http = None
 
 
+def _target(path: str, query: dict | None) -> str:
+    query = {k: v for k, v in (query or {}).items() if v is not None}
+    return path + ("?" + urlencode(query) if query else "")
+
+
 def _bypass_proxy(host: str, no_proxy: str | None) -> bool:
     for entry in (no_proxy or "").split(","):
         entry = entry.strip().lower()
@@ -249,14 +254,26 @@ class K8sClient:
 
     def request(self, method: str, path: str, *, query: dict | None = None, body=None,
                 content_type: str = "application/json", action: str = "") -> dict:
-        query = {k: v for k, v in (query or {}).items() if v is not None}
-        target = path + ("?" + urlencode(query) if query else "")
+        target = _target(path, query)
         headers = list(self._headers)
         data = None
         if body is not None:
             data = json.dumps(body).encode()
             headers.append(("Content-Type", content_type))
         status, reason, raw = self.transport.request(method, target, headers, data)
+        return self._decode(method, path, status, reason, raw, action)
+
+    def read_text(self, path: str, query: dict | None = None, action: str = "") -> str:
+        """GET a plain-text resource, such as a pod's ``log`` subresource."""
+        target = _target(path, query)
+        headers = [h for h in self._headers if h[0] != "Accept"] + [("Accept", "text/plain, */*")]
+        status, reason, raw = self.transport.request("GET", target, headers, None)
+        if status >= 400:
+            self._decode("GET", path, status, reason, raw, action)
+        return raw.decode(errors="replace")
+
+    @staticmethod
+    def _decode(method: str, path: str, status: int, reason: str, raw: bytes, action: str) -> dict:
         try:
             payload = json.loads(raw) if raw else {}
         except ValueError:
