@@ -110,8 +110,16 @@ options:
         V(gitlab/middleware), V(env in (prod,staging\),tier!=cache) or V(!unschedulable).
       - Operators C(=), C(==), C(!=), C(in), C(notin), exists (C(key)) and does-not-exist (C(!key)).
       - One LIST request finds every match, so one task acts on hundreds of objects.
-      - The empty string matches every object.
+      - An empty selector (what a blank survey field or an empty variable renders to) is refused
+        rather than read as "every object"; use O(all) for that.
     type: str
+  all:
+    description:
+      - Act on every object of the kind (in O(namespace), or everywhere with O(all_namespaces) where that applies),
+        like C(kubectl --all).
+      - The explicit way to say "every object"; it takes neither O(names) nor O(selector).
+    type: bool
+    default: false
   missing:
     description:
       - What to do when a named object does not exist or the selector matches nothing.
@@ -134,27 +142,58 @@ options:
       - Kinds other than the common built-in ones are looked up with one discovery request.
     type: str
     default: Node
-  namespace:
-    description:
-      - Namespace of namespaced objects. Required with O(names) for a namespaced kind;
-        without it a O(selector) searches every namespace.
-    type: str
   state:
     description:
       - V(present) sets the given keys (a null value removes that key).
       - V(absent) removes the given keys whatever their values.
       - V(exact) makes the given keys the object's whole set, removing every other key
         (only keys under O(prefixes) when that is given).
+      - V(exact) never removes the keys of Kubernetes itself, under C(kubernetes.io/), C(k8s.io/) and their
+        subdomains (C(kubernetes.io/hostname), C(beta.kubernetes.io/arch), C(node-role.kubernetes.io/*),
+        C(kubectl.kubernetes.io/last-applied-configuration)...), unless a prefix in O(prefixes) names that
+        domain. Keys of other controllers (for example C(projectcalico.org/*) annotations) are not protected:
+        give O(prefixes) to limit what V(exact) manages.
     type: str
     choices: [present, absent, exact]
     default: present
   prefixes:
     description:
       - With O(state=exact), manage only keys that start with one of these strings, for example
-        V(gitlab/); other keys, such as C(kubernetes.io/*), are never touched.
+        V(gitlab/); other keys are never touched.
+      - A Kubernetes key (under C(kubernetes.io/) or C(k8s.io/) or a subdomain) is managed only by a prefix
+        that names its domain, such as V(node-role.kubernetes.io/).
       - Every given key must then start with one of them.
     type: list
     elements: str
+"""
+
+    NAMESPACE = r"""
+options:
+  namespace:
+    description:
+      - Namespace of the objects, for a namespaced kind. Required for a namespaced kind unless
+        O(all_namespaces=true).
+      - Refused for a kind that is not namespaced (for example V(Node), V(PersistentVolume), V(Namespace)),
+        where it could not narrow anything.
+    type: str
+  all_namespaces:
+    description:
+      - Choose objects of a namespaced kind in every namespace (O(selector) or O(all)), like C(kubectl -A).
+      - Without it a namespaced kind needs O(namespace), so a forgotten namespace never widens a task to the
+        whole cluster.
+    type: bool
+    default: false
+"""
+
+    GUARD = r"""
+options:
+  max_objects:
+    description:
+      - The most objects O(selector) or O(all) may match. When more match, the task fails before any write,
+        naming how many matched and the first of them.
+      - Objects named in O(names) are not limited. V(0) means no limit.
+    type: int
+    default: 10
 """
 
     # Attributes every module of the collection shares; a module overrides what differs.

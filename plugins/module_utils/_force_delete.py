@@ -19,6 +19,7 @@ from ansible_collections.kubeops.platform.plugins.module_utils._module import Ta
 from ansible_collections.kubeops.platform.plugins.module_utils._rollout import Poller, is_terminating
 from ansible_collections.kubeops.platform.plugins.module_utils._targets import (
     CONFLICT_RETRIES,
+    GUARD_OPTIONS,
     OBJECT_OPTIONS,
     TARGET_OPTIONS,
     Targets,
@@ -39,7 +40,7 @@ OTHER_FINALIZER = "its controller's cleanup of external resources or dependent o
 
 
 def force_delete_options() -> dict:
-    options = {**OBJECT_OPTIONS, **TARGET_OPTIONS}
+    options = {**OBJECT_OPTIONS, **TARGET_OPTIONS, **GUARD_OPTIONS}
     options["kind"] = {"type": "str", "default": "Pod"}
     options.update({
         "timeout": {"type": "int", "default": 60},
@@ -92,8 +93,7 @@ class ForceDelete:
         self.resource = client.resource(params["api_version"], params["kind"])
         self.kind = self.resource.kind
         # Absent is what this module makes: a named object already gone is no failure by default.
-        self.targets = Targets(self.resource, params["names"], params["selector"], params["namespace"],
-                               params["missing"] or "ignore")
+        self.targets = Targets(self.resource, params, missing="ignore")
         self.items: list[Item] = []
 
     def run(self, with_diff: bool) -> dict:

@@ -14,6 +14,7 @@ from ansible_collections.kubeops.platform.plugins.module_utils._targets import (
     update_objects,
 )
 from ansible_collections.kubeops.platform.plugins.module_utils._validation import (
+    exact_removes,
     validate_annotations_size,
     validate_label_value,
     validate_qualified_name,
@@ -63,11 +64,11 @@ def wanted_entries(field: str, value, state: str, prefixes: list[str] | None) ->
 
 
 def apply_entries(current: dict, wanted: dict, state: str, prefixes: list[str] | None = None) -> dict:
-    """The map the object should have: ``exact`` also drops unlisted keys (only under ``prefixes`` if given)."""
+    """The map the object should have: ``exact`` also drops unlisted keys (see :func:`exact_removes`)."""
     result = dict(current)
     if state == "exact":
         for key in current:
-            if key not in wanted and (not prefixes or key.startswith(tuple(prefixes))):
+            if key not in wanted and exact_removes(key, prefixes):
                 del result[key]
     for key, value in wanted.items():
         if value is None:
@@ -89,7 +90,7 @@ def run_metadata(module, client, field: str) -> dict:
     state, prefixes = params["state"], params["prefixes"]
     wanted = wanted_entries(field, params[field], state, prefixes)
     resource = client.resource(params["api_version"], params["kind"])
-    targets = Targets(resource, params["names"], params["selector"], params["namespace"], params["missing"])
+    targets = Targets(resource, params)
     objects = targets.collect(client, module.warn)
 
     def plan(obj: dict) -> dict | None:

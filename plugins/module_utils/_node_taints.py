@@ -30,7 +30,7 @@ def run_taint(module, client) -> dict:
     state, prefixes = params["state"], params["prefixes"]
     wanted = wanted_taints(params["taints"], state, prefixes)
     resource = client.resource("v1", "Node")
-    targets = Targets(resource, params["names"], params["selector"], missing=params["missing"])
+    targets = Targets(resource, params)
     nodes = targets.collect(client, module.warn)
 
     def plan(node: dict) -> dict | None:

@@ -38,6 +38,8 @@ from ansible_collections.kubeops.platform.plugins.module_utils._rollout import (
 )
 from ansible_collections.kubeops.platform.plugins.module_utils._selectors import format_selector
 from ansible_collections.kubeops.platform.plugins.module_utils._targets import (
+    GUARD_OPTIONS,
+    NAMESPACE_OPTIONS,
     TARGET_OPTIONS,
     Targets,
     describe,
@@ -97,8 +99,9 @@ MISFITS = {
 def restart_options() -> dict:
     return {
         "kind": {"type": "str", "default": "Deployment"},
-        "namespace": {"type": "str"},
+        **NAMESPACE_OPTIONS,
         **TARGET_OPTIONS,
+        **GUARD_OPTIONS,
         "strategy": {"type": "str", "choices": STRATEGIES},
         "grace_period": {"type": "int"},
         "wait": {"type": "bool", "default": True},
@@ -332,8 +335,7 @@ class Restart:
                                  f"not to {used}")
         self.resource = client.resource(KINDS[self.kind].api_version, self.kind)
         self.pods = client.resource("v1", "Pod")
-        self.targets = Targets(self.resource, params["names"], params["selector"], params["namespace"],
-                               params["missing"])
+        self.targets = Targets(self.resource, params)
         self.items: list[Item] = []
 
     # -- entry point

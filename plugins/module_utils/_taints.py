@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.kubeops.platform.plugins.module_utils._validation import (
+    exact_removes,
     show,
     type_name,
     validate_choice,
@@ -172,7 +173,7 @@ def apply_taints(
     for taint in current:
         match = by_identity.get(_identity(taint))
         if match is None:
-            if state == "exact" and _managed(taint["key"], prefixes):
+            if state == "exact" and exact_removes(taint["key"], prefixes):
                 continue
             result.append(taint)
         elif _value(match) == _value(taint):

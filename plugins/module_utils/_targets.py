@@ -16,34 +16,70 @@ from ansible_collections.kubeops.platform.plugins.module_utils._selectors import
 TARGET_OPTIONS = {
     "names": {"type": "list", "elements": "str"},
     "selector": {"type": "str"},
+    "all": {"type": "bool", "default": False},
     "missing": {"type": "str", "choices": ["fail", "warn", "ignore"]},
+}
+NAMESPACE_OPTIONS = {
+    "namespace": {"type": "str"},
+    "all_namespaces": {"type": "bool", "default": False},
 }
 OBJECT_OPTIONS = {
     "api_version": {"type": "str", "default": "v1"},
     "kind": {"type": "str", "default": "Node"},
-    "namespace": {"type": "str"},
+    **NAMESPACE_OPTIONS,
 }
+# Destructive modules (restart, force_delete) refuse a selector matching more objects than this.
+GUARD_OPTIONS = {"max_objects": {"type": "int", "default": 10}}
 CONFLICT_RETRIES = 5
+NAMES_SHOWN = 10
 
 Plan = Callable[[dict], "dict | None"]
 View = Callable[[dict], object]
 
 
 class Targets:
-    """The objects a task acts on: named ones plus every match of a label selector."""
+    """The objects a task acts on: named ones plus every match of a label selector.
 
-    def __init__(self, resource: Resource, names: list[str] | None, selector: str | None,
-                 namespace: str | None = None, missing: str | None = None):
-        if not names and selector is None:
-            raise ValueError("give names, selector, or both to choose the objects to act on")
-        if names and resource.namespaced and not namespace:
-            raise ValueError(f"namespace is required to target {resource.kind} objects by name")
+    The blast radius is explicit: an empty selector, every namespace, or more objects than
+    ``max_objects`` (destructive modules) are refused unless the task says so (``all``,
+    ``all_namespaces``, a higher ``max_objects``), before any request.
+    """
+
+    def __init__(self, resource: Resource, params: dict, missing: str | None = None):
+        names, selector = params.get("names"), params.get("selector")
+        select_all, all_namespaces = params.get("all"), params.get("all_namespaces")
+        namespace = params.get("namespace")
+        kind = resource.kind
+        if select_all and (names or selector is not None):
+            raise ValueError(f"all: true acts on every {kind}; it takes neither names nor selector")
+        if selector is not None and not selector.strip():
+            raise ValueError(
+                f"selector is empty, which would match every {kind}: give a label selector (e.g. 'app=web') "
+                f"or names; to act on every {kind} on purpose, leave selector out and set all: true"
+            )
+        if not names and selector is None and not select_all:
+            raise ValueError("give names, selector, or both to choose the objects to act on "
+                             f"(or all: true for every {kind})")
+        if not resource.namespaced:
+            if namespace or all_namespaces:
+                option = "namespace" if namespace else "all_namespaces"
+                raise ValueError(f"{kind} objects are not namespaced, so {option} cannot narrow them: remove "
+                                 f"{option} (names and selector choose among all {kind} objects of the cluster)")
+        elif namespace and all_namespaces:
+            raise ValueError("give namespace or all_namespaces: true, not both")
+        elif names and not namespace:
+            raise ValueError(f"namespace is required to target {kind} objects by name")
+        elif not namespace and not all_namespaces:
+            which = "all: true" if select_all else f"selector '{selector}'"
+            raise ValueError(f"no namespace given: {which} would choose {kind} objects in every namespace; set "
+                             "namespace, or all_namespaces: true to act across all namespaces on purpose")
         self.resource = resource
         self.names = list(dict.fromkeys(names or []))
-        # Parsed and re-formatted so a malformed selector fails before any request.
-        self.selector = format_selector(selector) if selector is not None else None
+        # Parsed and re-formatted so a malformed selector fails before any request; "" lists all.
+        self.selector = format_selector(selector) if selector is not None else ("" if select_all else None)
         self.namespace = namespace if resource.namespaced else None
-        self.missing = missing
+        self.missing = params.get("missing") or missing
+        self.max_objects = params.get("max_objects")
         self.missing_names: list[str] = []
         self.selector_matched = True
 
@@ -53,8 +89,9 @@ class Targets:
         kind = self.resource.kind
         if self.selector is not None:
             matches = client.list(self.resource.path(self.namespace), label_selector=self.selector,
-                                  action=f"list {kind} matching '{self.selector}'")
+                                  action=f"list {kind} {self._chosen()}")
             self.selector_matched = bool(matches)
+            self._check_count(matches)
             found.update((_key(item), item) for item in matches)
         for name in self.names:
             try:
@@ -66,6 +103,23 @@ class Targets:
                 continue
             found.setdefault(_key(item), item)
         return list(found.values())
+
+    def _chosen(self) -> str:
+        return f"matching '{self.selector}'" if self.selector else "(all)"
+
+    def _check_count(self, matches: list[dict]) -> None:
+        """Refuse, before any write, a selector that matched more objects than max_objects allows."""
+        if not self.max_objects or len(matches) <= self.max_objects:
+            return
+        where = f" in namespace {self.namespace}" if self.namespace else (
+            " across all namespaces" if self.resource.namespaced else "")
+        names = [describe(obj, self.resource.kind) for obj in matches[:NAMES_SHOWN]]
+        more = f" and {len(matches) - NAMES_SHOWN} more" if len(matches) > NAMES_SHOWN else ""
+        raise TaskFailed(
+            f"{len(matches)} {self.resource.kind} objects {self._chosen()}{where}, more than max_objects "
+            f"({self.max_objects}): {', '.join(names)}{more}. Nothing was changed. Narrow the selector, or set "
+            f"max_objects: {len(matches)} (0 for no limit) to act on all of them",
+            changed=False, results=[], missing=[])
 
     def collect(self, client: K8sClient, warn: Callable[[str], None]) -> list[dict]:
         """:meth:`fetch`, then fail or warn about what is missing, before anything is written."""
@@ -101,8 +155,7 @@ class Targets:
             text = f"{kind} not found{where}: {', '.join(self.missing_names)}"
             _sort(self.missing or "fail", text, errors, warnings)
         if self.selector is not None and not self.selector_matched:
-            shown = self.selector or "(empty selector)"
-            text = f"label selector '{shown}' matched no {kind}{where}"
+            text = f"label selector '{self.selector}' matched no {kind}{where}" if self.selector else f"no {kind}{where}"
             _sort(self.missing or "warn", text, errors, warnings)
         return errors, warnings
 

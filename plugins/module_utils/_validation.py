@@ -168,3 +168,31 @@ def validate_annotations_size(annotations: dict) -> None:
         f"{ANNOTATIONS_MAX_BYTES} bytes (256 KiB); the largest is {show(largest)} "
         f"({_byte_len(largest) + _byte_len(annotations[largest])} bytes)"
     )
+
+
+# Label, annotation and taint keys of Kubernetes itself (kubelet, controllers, kubeadm, cloud providers).
+KUBERNETES_DOMAINS = ("kubernetes.io", "k8s.io")
+
+
+def _kubernetes_domain(domain: str) -> bool:
+    return any(domain == d or domain.endswith("." + d) for d in KUBERNETES_DOMAINS)
+
+
+def is_kubernetes_key(key: str) -> bool:
+    """Whether ``key`` is under kubernetes.io or k8s.io or a subdomain (node-role.kubernetes.io/...)."""
+    prefix, slash, _name = key.partition("/")
+    return bool(slash) and _kubernetes_domain(prefix)
+
+
+def exact_removes(key: str, prefixes: list[str] | None) -> bool:
+    """Whether ``state=exact`` may remove an unlisted ``key``.
+
+    Only keys under ``prefixes`` when given; never a Kubernetes key, unless a prefix names that
+    Kubernetes domain itself (e.g. ``node-role.kubernetes.io/``).
+    """
+    if not prefixes:
+        return not is_kubernetes_key(key)
+    covering = [p for p in prefixes if key.startswith(p)]
+    if not is_kubernetes_key(key):
+        return bool(covering)
+    return any(_kubernetes_domain(p.partition("/")[0]) for p in covering)

@@ -22,6 +22,8 @@ description:
 extends_documentation_fragment:
   - kubeops.platform.k8s_auth
   - kubeops.platform.k8s_auth.targets
+  - kubeops.platform.k8s_auth.namespace
+  - kubeops.platform.k8s_auth.guard
   - kubeops.platform.k8s_auth.attributes
 options:
   api_version:
@@ -35,11 +37,6 @@ options:
         or a custom resource's kind (looked up with one discovery request).
     type: str
     default: Pod
-  namespace:
-    description:
-      - Namespace of namespaced objects. Required with O(names) for a namespaced kind;
-        without it a O(selector) searches every namespace.
-    type: str
   missing:
     description:
       - What to do when a named object does not exist or the selector matches nothing.

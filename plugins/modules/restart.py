@@ -20,6 +20,8 @@ description:
 extends_documentation_fragment:
   - kubeops.platform.k8s_auth
   - kubeops.platform.k8s_auth.targets
+  - kubeops.platform.k8s_auth.namespace
+  - kubeops.platform.k8s_auth.guard
   - kubeops.platform.k8s_auth.attributes
 options:
   kind:
@@ -28,10 +30,6 @@ options:
       - A Job or CronJob is refused, with how to run it again instead.
     type: str
     default: Deployment
-  namespace:
-    description:
-      - Namespace of the objects. Required with O(names); without it a O(selector) searches every namespace.
-    type: str
   strategy:
     description:
       - How to restart.

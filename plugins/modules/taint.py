@@ -37,6 +37,10 @@ options:
       - V(absent) removes taints matching by key and, when given, effect; a key alone removes every effect
         of that key, like C(kubectl taint nodes NODE key-). Values are ignored.
       - V(exact) makes the listed taints the node's whole set (only taints under O(prefixes) when given).
+        Taints of Kubernetes itself, keys under C(kubernetes.io/), C(k8s.io/) and their subdomains
+        (C(node.kubernetes.io/not-ready), C(node-role.kubernetes.io/control-plane),
+        C(node.cloudprovider.kubernetes.io/uninitialized)), are never removed unless a prefix in O(prefixes)
+        names that domain, for example V(node-role.kubernetes.io/).
     type: str
     choices: [present, absent, exact]
     default: present
@@ -44,6 +48,9 @@ options:
     description:
       - With O(state=exact), manage only taints whose key starts with one of these strings,
         for example V(gitlab/); taints such as C(node.kubernetes.io/unreachable) set by Kubernetes stay.
+      - A Kubernetes taint (key under C(kubernetes.io/) or C(k8s.io/) or a subdomain) is managed only by a
+        prefix that names its domain, such as V(node-role.kubernetes.io/): V(node) does not cover
+        C(node-role.kubernetes.io/control-plane).
       - Every listed taint must then start with one of them.
     type: list
     elements: str

@@ -158,8 +158,11 @@ T_UNREACHABLE = taint("node.kubernetes.io/unreachable", "NoExecute", timeAdded="
     ([T_CP], [T_A], "absent", None, [T_CP]),
     ([T_UNREACHABLE, T_A], [T_A], "absent", None, [T_UNREACHABLE]),
     # exact: the whole set, or only the keys under the prefixes
-    ([T_CP, T_A, T_B], [T_B, T_C], "exact", None, [T_B, T_C]),
-    ([T_CP, T_B], [], "exact", None, []),
+    # exact never removes Kubernetes' own taints unless a prefix names their domain
+    ([T_CP, T_A, T_B], [T_B, T_C], "exact", None, [T_CP, T_B, T_C]),
+    ([T_CP, T_B], [], "exact", None, [T_CP]),
+    ([T_CP, T_UNREACHABLE, T_B], [], "exact", ["node-role.kubernetes.io/"], [T_UNREACHABLE, T_B]),
+    ([T_CP, T_UNREACHABLE], [], "exact", ["node"], [T_CP, T_UNREACHABLE]),
     ([T_CP, T_B, T_UNREACHABLE], [T_C], "exact", ["gitlab/"], [T_CP, T_UNREACHABLE, T_C]),
     ([T_CP, T_B], [T_B], "exact", ["gitlab/"], [T_CP, T_B]),
     ([T_B, T_CP], [taint("gitlab/middleware", "NoSchedule", "true")], "exact", ["gitlab/"],

@@ -8,6 +8,7 @@ import pytest
 
 from ansible_collections.kubeops.platform.plugins.module_utils._validation import (
     annotations_size,
+    exact_removes,
     validate_annotations_size,
     validate_choice,
     validate_dns_subdomain,
@@ -150,3 +151,24 @@ def test_choice_suggests_the_same_word_in_another_case():
     message = "operator 'in' is not one of In, NotIn (did you mean 'In'?)"
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         validate_choice("in", ("In", "NotIn"), "operator")
+
+
+@pytest.mark.parametrize(("key", "prefixes", "removable"), [
+    ("team", None, True),
+    ("gitlab/middleware", None, True),
+    ("kubernetes.io/hostname", None, False),
+    ("beta.kubernetes.io/arch", None, False),
+    ("node-role.kubernetes.io/control-plane", None, False),
+    ("topology.k8s.io/zone", None, False),
+    ("k8s.io/x", None, False),
+    ("notkubernetes.io/x", None, True),
+    ("kubernetes.io", None, True),  # no prefix part: a plain name
+    ("gitlab/middleware", ["gitlab/"], True),
+    ("team", ["gitlab/"], False),
+    ("node-role.kubernetes.io/worker", ["node"], False),
+    ("node-role.kubernetes.io/worker", ["node-role.kubernetes.io/"], True),
+    ("node-role.kubernetes.io/worker", ["node-role.kubernetes.io"], True),
+    ("kubernetes.io/hostname", ["node-role.kubernetes.io/"], False),
+])
+def test_exact_removes_never_takes_kubernetes_keys_by_accident(key, prefixes, removable):
+    assert exact_removes(key, prefixes) is removable

@@ -181,3 +181,31 @@ def test_api_rejection_reports_partial_results(fake, run_module):
     assert "forbidden" in result["msg"]
     assert result["changed"] is True
     assert [r["name"] for r in result["results"]] == ["a"]
+
+
+KUBELET_LABELS = {"kubernetes.io/hostname": "n1", "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+                  "beta.kubernetes.io/arch": "amd64", "node-role.kubernetes.io/control-plane": "",
+                  "node.kubernetes.io/exclude-from-external-load-balancers": "", "topology.k8s.io/zone": "a"}
+
+
+def test_exact_without_prefixes_keeps_kubernetes_own_labels(fake, run_module):
+    fake.node("n1", labels={**KUBELET_LABELS, "team": "x", "gitlab/middleware": ""})
+    result = run_module(label.main, {"names": ["n1"], "labels": {"gitlab/application": ""}, "state": "exact"})
+    assert result["changed"] is True
+    assert labels_of(fake, "Node", "n1") == {**KUBELET_LABELS, "gitlab/application": ""}
+
+
+def test_exact_removes_kubernetes_labels_only_under_a_prefix_naming_their_domain(fake, run_module):
+    fake.node("n1", labels={**KUBELET_LABELS, "node-role.kubernetes.io/worker": ""})
+    run_module(label.main, {"names": ["n1"], "labels": {"node-role.kubernetes.io/infra": ""}, "state": "exact",
+                            "prefixes": ["node-role.kubernetes.io/"]})
+    expected = {k: v for k, v in KUBELET_LABELS.items() if not k.startswith("node-role.")}
+    assert labels_of(fake, "Node", "n1") == {**expected, "node-role.kubernetes.io/infra": ""}
+
+
+def test_exact_annotations_keep_those_of_kubeadm_and_controllers(fake, run_module):
+    system = {"node.alpha.kubernetes.io/ttl": "0", "kubeadm.alpha.kubernetes.io/cri-socket": "unix:///run/containerd.sock",
+              "volumes.kubernetes.io/controller-managed-attach-detach": "true"}
+    fake.add({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "annotations": {**system, "owner": "x"}}})
+    run_module(annotate.main, {"names": ["n1"], "annotations": {"owner.kubeops.io/team": "platform"}, "state": "exact"})
+    assert fake.get("Node", "n1")["metadata"]["annotations"] == {**system, "owner.kubeops.io/team": "platform"}

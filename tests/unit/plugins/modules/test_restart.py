@@ -125,7 +125,7 @@ def test_rollout_without_wait_returns_after_the_patch(cluster, run_module):
 
 def test_twenty_deployments_by_one_selector_are_watched_with_one_list_per_look(cluster, run_module):
     fake = running(cluster, *(deployment(f"svc{i:02d}", replicas=1, labels={"tier": "api"}) for i in range(20))).fake
-    result = run_module(restart.main, {"namespace": "apps", "selector": "tier=api"})
+    result = run_module(restart.main, {"namespace": "apps", "selector": "tier=api", "max_objects": 20})
     assert len(result["results"]) == 20 and all(r["changed"] for r in result["results"])
     deployment_reads = [r for r in fake.log if r.method == "GET" and "/deployments" in r.path]
     assert all(r.path == "/apis/apps/v1/namespaces/apps/deployments" for r in deployment_reads), "no GET per object"
