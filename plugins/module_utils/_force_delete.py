@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 
 from ansible_collections.kubeops.platform.plugins.module_utils._client import MERGE_PATCH, ApiError, K8sClient
 from ansible_collections.kubeops.platform.plugins.module_utils._module import TaskFailed
-from ansible_collections.kubeops.platform.plugins.module_utils._rollout import Poller, is_terminating
+from ansible_collections.kubeops.platform.plugins.module_utils._rollout import (
+    Poller,
+    controller_of,
+    is_mirror_pod,
+    is_terminating,
+)
 from ansible_collections.kubeops.platform.plugins.module_utils._targets import (
     CONFLICT_RETRIES,
     GUARD_OPTIONS,
@@ -104,6 +109,7 @@ class ForceDelete:
                                    finalizers_of(obj)))
         for item in self.items:
             self._delete(item)
+        self._warn_immediate([item for item in self.items if item.deleted])
         if self.check_mode:
             for item in self.items:
                 self._plan_finalizers(item)
@@ -157,6 +163,26 @@ class ForceDelete:
             item.gone = not self.check_mode
         else:
             item.obj = answer
+
+    def _warn_immediate(self, deleted: list[Item]) -> None:
+        """kubectl's warning for --force --grace-period=0, naming the pods it concerns and why."""
+        if self.kind != "Pod":
+            return
+        on_nodes = [item for item in deleted if (item.obj.get("spec") or {}).get("nodeName")]
+        if not on_nodes:
+            return
+        verb = "would be deleted" if self.check_mode else "were deleted"
+        text = (f"pods {', '.join(item.label for item in on_nodes)} {verb} at once: immediate deletion does not wait "
+                "for confirmation that the containers have stopped, so they may keep running on their node")
+        stateful = [item.label for item in on_nodes if (controller_of(item.obj) or {}).get("kind") == "StatefulSet"]
+        if stateful:
+            text += (f"; {', '.join(stateful)} belong to a StatefulSet, whose replacement starts under the same name "
+                     "and may run beside the old pod (two pods with one identity and one volume)")
+        mirrors = [item.label for item in on_nodes if is_mirror_pod(item.obj)]
+        if mirrors:
+            text += (f"; {', '.join(mirrors)} mirror static pods: the kubelet creates the mirror again and the "
+                     "containers keep running until their manifest is removed from the node")
+        self.warn(text)
 
     def _plan_finalizers(self, item: Item) -> None:
         """Check mode: which finalizers a real run would remove if the object were still there after the wait."""

@@ -27,7 +27,9 @@ from ansible_collections.kubeops.platform.plugins.module_utils._module import Ta
 from ansible_collections.kubeops.platform.plugins.module_utils._rollout import (
     Poller,
     Progress,
+    controller_of,
     describe_pods,
+    is_mirror_pod,
     is_ready,
     is_terminating,
     pod_problem,
@@ -127,17 +129,16 @@ def check_strategy(kind: str, strategy: str | None) -> None:
         raise ValueError(f"strategy '{strategy}' does not fit a {kind}: {MISFITS[(strategy, kind)]}")
 
 
-def controller_of(obj: dict) -> dict | None:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return ref
-    return None
-
-
 def choose_strategy(kind: str, obj: dict, strategy: str | None, trigger: str | None) -> str:
     """The strategy for this object, or ValueError saying why it does not fit."""
     label = describe(obj, kind)
     owner = controller_of(obj)
+    if kind == "Pod" and is_mirror_pod(obj):
+        node = (obj.get("spec") or {}).get("nodeName") or "its node"
+        raise ValueError(f"{label} is the mirror of a static pod, run by the kubelet of {node} from a manifest file: "
+                         "deleting it through the API only makes the kubelet create the mirror again while the "
+                         "containers keep running. Restart it on the node: move its manifest out of the kubelet's "
+                         "staticPodPath (usually /etc/kubernetes/manifests) and back")
     if kind == "Pod":
         chosen = strategy or ("delete_pods" if owner else "recreate")
         if chosen == "recreate" and owner:

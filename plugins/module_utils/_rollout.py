@@ -177,6 +177,22 @@ def replicas_status(kind: str, obj: dict) -> Progress:
 
 
 # ---- pods -----------------------------------------------------------------------------------------
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+def controller_of(obj: dict) -> dict | None:
+    """The owner reference with ``controller: true``, or None."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return ref
+    return None
+
+
+def is_mirror_pod(pod: dict) -> bool:
+    """A static pod's mirror: the kubelet runs it from a manifest file and recreates the mirror at once."""
+    return MIRROR_ANNOTATION in ((pod.get("metadata") or {}).get("annotations") or {})
+
+
 def is_terminating(obj: dict) -> bool:
     return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
 

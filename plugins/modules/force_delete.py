@@ -19,6 +19,8 @@ description:
   - Removing finalizers skips the cleanup they stand for; the task warns, naming the finalizers removed and
     what may be left behind (volumes, external resources, objects of a namespace).
   - An object that is already absent is reported with C(changed=false).
+  - Deleting a pod that runs on a node with grace period 0 warns, as kubectl does, that its containers may keep
+    running; for a StatefulSet's pod, that its replacement may run beside it under the same name.
 extends_documentation_fragment:
   - kubeops.platform.k8s_auth
   - kubeops.platform.k8s_auth.targets

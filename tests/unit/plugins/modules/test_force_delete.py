@@ -246,3 +246,21 @@ def test_negative_timeout_is_refused_before_any_request(fake, run_module):
     result = run_module(force_delete.main, {"namespace": "gitlab", "names": ["x"], "timeout": -1})
     assert result["failed"] is True and result["msg"] == "timeout must be 0 or more seconds, got -1"
     assert fake.log == []
+
+
+def test_deleting_a_running_pod_at_once_warns_as_kubectl_does(fake, clock, run_module):
+    pod(fake)
+    fake.edit("Pod", "redis-0", "gitlab", change=lambda o: o["metadata"].update(ownerReferences=[
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "redis", "uid": "s1", "controller": True}]))
+    checked = run_module(force_delete.main, {"namespace": "gitlab", "names": ["redis-0"]}, check_mode=True)
+    assert checked["warnings"][0].startswith("pods Pod gitlab/redis-0 would be deleted at once: immediate deletion "
+                                             "does not wait for confirmation that the containers have stopped")
+    assert "belong to a StatefulSet, whose replacement starts under the same name" in checked["warnings"][0]
+    result = run_module(force_delete.main, {"namespace": "gitlab", "names": ["redis-0"]})
+    assert "pods Pod gitlab/redis-0 were deleted at once" in result["warnings"][0]
+
+
+def test_an_unscheduled_pod_goes_without_a_warning(fake, clock, run_module):
+    pod(fake)
+    fake.edit("Pod", "redis-0", "gitlab", change=lambda o: o["spec"].pop("nodeName"))
+    assert run_module(force_delete.main, {"namespace": "gitlab", "names": ["redis-0"]})["warnings"] == []

@@ -503,3 +503,25 @@ def test_missing_workload_follows_the_missing_option(cluster, run_module, missin
         assert cluster.fake.writes == []
     else:
         assert [r["name"] for r in result["results"]] == ["web"]
+
+
+# ---- static pods ----------------------------------------------------------------------------------
+def mirror_pod(name: str = "kube-apiserver-node-1") -> dict:
+    pod = bare_pod(name, "apps", annotations={"kubernetes.io/config.mirror": "4f5c2a", "kubernetes.io/config.source": "file"},
+                   ownerReferences=[{"apiVersion": "v1", "kind": "Node", "name": "node-1", "uid": "n1", "controller": True}])
+    pod["spec"]["nodeName"] = "node-1"
+    return pod
+
+
+@pytest.mark.parametrize("strategy", [None, "delete_pods", "recreate"])
+def test_a_mirror_pod_is_refused_with_how_to_restart_it_on_its_node(cluster, run_module, strategy):
+    fake = cluster.fake
+    fake.add(mirror_pod())
+    fake.log.clear()
+    uid = fake.get("Pod", "kube-apiserver-node-1", "apps")["metadata"]["uid"]
+    args = {"kind": "Pod", "namespace": "apps", "names": ["kube-apiserver-node-1"]}
+    result = run_module(restart.main, {**args, **({"strategy": strategy} if strategy else {})})
+    assert result["failed"] is True
+    assert "is the mirror of a static pod, run by the kubelet of node-1" in result["msg"]
+    assert "staticPodPath (usually /etc/kubernetes/manifests)" in result["msg"]
+    assert fake.writes == [] and fake.get("Pod", "kube-apiserver-node-1", "apps")["metadata"]["uid"] == uid
