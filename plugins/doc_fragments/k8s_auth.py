@@ -89,6 +89,35 @@ options:
       - Can also be set with the E(K8S_AUTH_IMPERSONATE_GROUPS) environment variable (comma-separated).
     type: list
     elements: str
+  proxy_headers:
+    description:
+      - Headers sent to the proxy of O(proxy) when the connection to the API server is set up through it
+        (the HTTP C(CONNECT) request), as in kubernetes.core. Credentials in the proxy URL
+        (V(http://user:password@proxy:3128)) are sent as C(Proxy-Authorization) too.
+    type: dict
+    suboptions:
+      proxy_basic_auth:
+        description:
+          - V(user:password) for the proxy's basic authentication (C(Proxy-Authorization)).
+          - Can also be set with the E(K8S_AUTH_PROXY_HEADERS_PROXY_BASIC_AUTH) environment variable.
+        type: str
+      basic_auth:
+        description:
+          - V(user:password) sent to the proxy as C(Authorization).
+          - Can also be set with the E(K8S_AUTH_PROXY_HEADERS_BASIC_AUTH) environment variable.
+        type: str
+      user_agent:
+        description:
+          - User agent sent to the proxy.
+          - Can also be set with the E(K8S_AUTH_PROXY_HEADERS_USER_AGENT) environment variable.
+        type: str
+  persist_config:
+    description:
+      - Accepted so that a C(module_defaults) block written for kubernetes.core also serves these modules.
+        It has no effect here. These modules never write to the kubeconfig; credentials that expire (exec
+        plugins, service account tokens) are obtained again by every task.
+      - Can also be set with the E(K8S_AUTH_PERSIST_CONFIG) environment variable.
+    type: bool
 notes:
   - An API server that does not answer fails the task within a few seconds with a message naming
     the server and the cause (refused, timed out, DNS, TLS).

@@ -15,13 +15,15 @@ import http.client
 import ipaddress
 import json
 import os
+import select
 import socket
 import ssl
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
-from ansible_collections.kubeops.platform.plugins.module_utils._connection import Connection
+from ansible_collections.kubeops.platform.plugins.module_utils._connection import ConfigError, Connection
 
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 60
@@ -96,6 +98,9 @@ KNOWN_KINDS = {
 }
 
 
+IDEMPOTENT_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
 class HttpTransport:
     """One keep-alive HTTP(S) connection to the API server, through a proxy if set."""
 
@@ -107,6 +112,7 @@ class HttpTransport:
         self.port = url.port or (443 if url.scheme == "https" else 80)
         self.prefix = url.path.rstrip("/")
         self._http: http.client.HTTPConnection | None = None
+        self._phase = "connect"
         self._ssl = self._ssl_context() if self.scheme == "https" else None
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -116,9 +122,10 @@ class HttpTransport:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
         elif conn.ca_file or conn.ca_data:
-            ctx = ssl.create_default_context(
-                cafile=conn.ca_file, cadata=conn.ca_data.decode() if conn.ca_data else None
-            )
+            with _loading(conn, "ca_file" if conn.ca_file else "ca_data", "CA certificate", conn.ca_file):
+                ctx = ssl.create_default_context(
+                    cafile=conn.ca_file, cadata=conn.ca_data.decode(errors="replace") if conn.ca_data else None
+                )
         # Python 3.13 turns on strict X.509 checks (e.g. Authority Key Identifier) that
         # kubectl does not make; keep chain and host name checks, accept what kubectl accepts.
         ctx.verify_flags &= ~getattr(ssl, "VERIFY_X509_STRICT", 0)
@@ -129,7 +136,14 @@ class HttpTransport:
     def _load_client_cert(self, ctx: ssl.SSLContext) -> None:
         conn = self.conn
         if conn.cert_file and not conn.cert_data:
-            ctx.load_cert_chain(conn.cert_file, conn.key_file)
+            # load_cert_chain does not say which of the two files it could not read
+            with _loading(conn, "cert_file", "client certificate", conn.cert_file):
+                open(conn.cert_file, "rb").close()
+            if conn.key_file:
+                with _loading(conn, "key_file", "client key", conn.key_file):
+                    open(conn.key_file, "rb").close()
+            with _loading(conn, "cert_file", "client certificate and key", conn.cert_file, conn.key_file):
+                ctx.load_cert_chain(conn.cert_file, conn.key_file)
             return
         # ssl only loads certificates from files: write the inline data to a private temp dir.
         with tempfile.TemporaryDirectory() as tmp:
@@ -141,66 +155,89 @@ class HttpTransport:
                 key = os.path.join(tmp, "key.pem")
                 with open(key, "wb") as handle:
                     handle.write(conn.key_data)
-            ctx.load_cert_chain(cert, key)
+            with _loading(conn, "cert_data", "client certificate and key"):
+                ctx.load_cert_chain(cert, key)
 
-    def _proxy(self) -> tuple[str, int] | None:
+    def _proxy(self) -> tuple[str, int, dict] | None:
+        """(host, port, CONNECT headers) of the proxy, or None for a direct connection."""
         proxy = self.conn.proxy
         if not proxy or _bypass_proxy(self.host, self.conn.no_proxy):
             return None
         url = urlsplit(proxy if "://" in proxy else "http://" + proxy)
-        return url.hostname or "", url.port or 3128
+        headers = dict(self.conn.proxy_headers)
+        if url.username is not None and "Proxy-Authorization" not in headers:
+            credentials = f"{unquote(url.username)}:{unquote(url.password or '')}"
+            headers["Proxy-Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+        return url.hostname or "", url.port or 3128, headers
 
     def _connect(self) -> http.client.HTTPConnection:
+        self._phase = "connect"
         proxy = self._proxy()
-        target_host, target_port = proxy or (self.host, self.port)
+        target_host, target_port = (proxy[0], proxy[1]) if proxy else (self.host, self.port)
         if self.scheme == "https":
-            http_conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                target_host, target_port, timeout=CONNECT_TIMEOUT, context=self._ssl
+            http_conn: http.client.HTTPConnection = _HTTPSConnection(
+                target_host, target_port, timeout=CONNECT_TIMEOUT, context=self._ssl,
+                server_name=self.conn.tls_server_name,
             )
         else:
             http_conn = http.client.HTTPConnection(target_host, target_port, timeout=CONNECT_TIMEOUT)
         if proxy:
-            http_conn.set_tunnel(self.host, self.port)
+            http_conn.set_tunnel(self.host, self.port, headers=proxy[2])
         http_conn.connect()
         if http_conn.sock is not None:
             http_conn.sock.settimeout(READ_TIMEOUT)
         return http_conn
 
     def request(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None):
-        """Send one request; returns (status, reason, body bytes)."""
-        # A kept-alive connection may have been closed by the server: retry once on a fresh one.
-        retry = self._http is not None
+        """Send one request; returns (status, reason, body bytes).
+
+        A kept-alive connection the server has closed is replaced before sending. A request that
+        fails after it may have reached the server is sent again only when it is idempotent (GET):
+        a PATCH, POST or DELETE may have been applied, so it fails instead, saying so.
+        """
+        if self._http is not None and _dropped(self._http):
+            self.close()
+        reused = self._http is not None
         while True:
+            sent = False
             try:
-                return self._send(method, target, headers, body)
+                if self._http is None:
+                    self._http = self._connect()
+                self._phase = "send"
+                self._http.putrequest(method, self.prefix + target, skip_accept_encoding=True)
+                for name, value in headers:
+                    self._http.putheader(name, value)
+                self._http.putheader("Content-Length", str(len(body or b"")))
+                sent = True
+                self._http.endheaders(body)
+                self._phase = "read"
+                response = self._http.getresponse()
+                return response.status, response.reason, response.read()
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
                 stale = isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError))
-                if not (retry and stale):
-                    raise UnreachableError(self._describe(exc)) from exc
-                retry = False
-
-    def _send(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None):
-        if self._http is None:
-            self._http = self._connect()
-        self._http.putrequest(method, self.prefix + target, skip_accept_encoding=True)
-        for name, value in headers:
-            self._http.putheader(name, value)
-        self._http.putheader("Content-Length", str(len(body or b"")))
-        self._http.endheaders(body)
-        response = self._http.getresponse()
-        return response.status, response.reason, response.read()
+                if reused and stale and (method in IDEMPOTENT_METHODS or not sent):
+                    reused = False
+                    continue
+                description = self._describe(exc)
+                if sent and method not in IDEMPOTENT_METHODS:
+                    description += (f"; the connection broke after {method} {target.split('?')[0]} was sent, so it "
+                                    "may or may not have been applied: it was not sent again")
+                raise UnreachableError(description) from exc
 
     def _describe(self, exc: BaseException) -> str:
         where = f"cannot reach the Kubernetes API at {self.conn.server}"
         if self._proxy():
-            where += f" through proxy {self.conn.proxy}"
+            where += f" through proxy {_without_credentials(self.conn.proxy or '')}"
         if isinstance(exc, ssl.SSLCertVerificationError):
             why = f"TLS certificate verification failed ({exc.verify_message}); set ca_cert, or validate_certs: false on test clusters"
         elif isinstance(exc, ConnectionRefusedError):
             why = "connection refused"
         elif isinstance(exc, (socket.timeout, TimeoutError)):
-            why = f"no answer within {CONNECT_TIMEOUT}s (timed out)"
+            if self._phase == "connect":
+                why = f"no connection within {CONNECT_TIMEOUT}s (connect timed out)"
+            else:
+                why = f"no answer within {READ_TIMEOUT}s (read timed out)"
         elif isinstance(exc, socket.gaierror):
             why = f"cannot resolve host name '{self.host}'"
         elif isinstance(exc, http.client.RemoteDisconnected):
@@ -213,6 +250,55 @@ class HttpTransport:
         if self._http is not None:
             self._http.close()
             self._http = None
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS that checks the certificate for ``server_name`` (kubeconfig ``tls-server-name``) when set."""
+
+    def __init__(self, *args, server_name: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._server_name = server_name
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)  # TCP, and the proxy's CONNECT tunnel when set
+        server_hostname = self._server_name or self._tunnel_host or self.host
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=server_hostname)
+
+
+def _dropped(http_conn: http.client.HTTPConnection) -> bool:
+    """Whether an idle kept-alive connection was closed by the server: readable means EOF or an alert."""
+    sock = http_conn.sock
+    if sock is None:
+        return True
+    try:
+        readable, _w, _x = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+@contextmanager
+def _loading(conn: Connection, attr: str, what: str, *paths: str | None):
+    """Turn an error loading a certificate or key into a ConfigError naming the setting and the file."""
+    try:
+        yield
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        files = ", ".join(p for p in paths if p)
+        if isinstance(exc, ssl.SSLError):
+            why = f"not a valid PEM {what} ({exc.reason or exc})"
+        elif isinstance(exc, OSError):
+            why = exc.strerror or str(exc)
+        else:
+            why = str(exc)
+        raise ConfigError(f"cannot load the {what}{' ' + files if files else ''} "
+                          f"(from {conn.origin(attr)}): {why}") from exc
+
+
+def _without_credentials(proxy: str) -> str:
+    url = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+    if url.username is None:
+        return proxy
+    return proxy.replace(url.netloc, url.netloc.rsplit("@", 1)[1])
 
 
 def _target(path: str, query: dict | None) -> str:

@@ -36,6 +36,12 @@ ENV_FALLBACKS = {
     "no_proxy": "K8S_AUTH_NO_PROXY",
     "impersonate_user": "K8S_AUTH_IMPERSONATE_USER",
     "impersonate_groups": "K8S_AUTH_IMPERSONATE_GROUPS",
+    "persist_config": "K8S_AUTH_PERSIST_CONFIG",
+}
+PROXY_HEADERS = {
+    "proxy_basic_auth": {"type": "str", "no_log": True},
+    "basic_auth": {"type": "str", "no_log": True},
+    "user_agent": {"type": "str"},
 }
 
 
@@ -59,6 +65,11 @@ def auth_argument_spec(env_fallback) -> dict:
         "no_proxy": {"type": "str"},
         "impersonate_user": {"type": "str"},
         "impersonate_groups": {"type": "list", "elements": "str"},
+        # kubernetes.core's: accepted so one module_defaults block serves both collections.
+        "proxy_headers": {"type": "dict", "apply_defaults": True, "options": {
+            name: {**option, "fallback": (env_fallback, [f"K8S_AUTH_PROXY_HEADERS_{name.upper()}"])}
+            for name, option in PROXY_HEADERS.items()}},
+        "persist_config": {"type": "bool"},
     }
     for name, var in ENV_FALLBACKS.items():
         spec[name]["fallback"] = (env_fallback, [var])
@@ -88,7 +99,14 @@ class Connection:
     no_proxy: str | None = None
     impersonate_user: str | None = None
     impersonate_groups: list[str] = field(default_factory=list)
+    tls_server_name: str | None = None
+    proxy_headers: dict = field(default_factory=dict)
     source: str = "options"
+    # Where each TLS setting came from, for error messages: attribute -> "option ca_cert", ...
+    origins: dict = field(default_factory=dict)
+
+    def origin(self, attr: str) -> str:
+        return self.origins.get(attr, attr)
 
 
 def resolve_connection(params: dict, environ: dict | None = None, run_command: RunCommand | None = None) -> Connection:
@@ -134,6 +152,7 @@ def _apply_overrides(conn: Connection, params: dict) -> None:
     for option, attr in simple.items():
         if params.get(option):
             setattr(conn, attr, params[option])
+            conn.origins[attr] = f"option {option}"
     if params.get("client_cert"):
         conn.cert_data = None
     if params.get("client_key"):
@@ -148,6 +167,17 @@ def _apply_overrides(conn: Connection, params: dict) -> None:
     if groups:
         # K8S_AUTH_IMPERSONATE_GROUPS arrives as one comma-separated string.
         conn.impersonate_groups = [g.strip() for item in groups for g in str(item).split(",") if g.strip()]
+    headers = params.get("proxy_headers") or {}
+    if headers.get("proxy_basic_auth"):
+        conn.proxy_headers["Proxy-Authorization"] = _basic(headers["proxy_basic_auth"])
+    if headers.get("basic_auth"):
+        conn.proxy_headers["Authorization"] = _basic(headers["basic_auth"])
+    if headers.get("user_agent"):
+        conn.proxy_headers["User-Agent"] = headers["user_agent"]
+
+
+def _basic(credentials: str) -> str:
+    return "Basic " + base64.b64encode(credentials.encode()).decode()
 
 
 def _kubeconfig_paths(params: dict, env) -> list[str]:
@@ -234,13 +264,22 @@ def _from_kubeconfig(params: dict, env, run_command: RunCommand | None) -> Conne
         raise ConfigError(f"cluster '{context.get('cluster')}' in {source} has no server")
     conn = Connection(server=cluster["server"], source=f"{source}, context {context_name}")
     conn.verify = not cluster.get("insecure-skip-tls-verify", False)
-    conn.ca_file = _path(cluster.get("certificate-authority"), base)
-    conn.ca_data = _b64(cluster.get("certificate-authority-data"))
+    conn.tls_server_name = cluster.get("tls-server-name")
     conn.proxy = cluster.get("proxy-url")
-    conn.cert_file = _path(user.get("client-certificate"), user_base)
-    conn.cert_data = _b64(user.get("client-certificate-data"))
-    conn.key_file = _path(user.get("client-key"), user_base)
-    conn.key_data = _b64(user.get("client-key-data"))
+    # (attribute, kubeconfig section, key, base directory of a path or None for base64 data)
+    for attr, section, key, base_dir in (
+        ("ca_file", "cluster", "certificate-authority", base),
+        ("ca_data", "cluster", "certificate-authority-data", None),
+        ("cert_file", "user", "client-certificate", user_base),
+        ("cert_data", "user", "client-certificate-data", None),
+        ("key_file", "user", "client-key", user_base),
+        ("key_data", "user", "client-key-data", None),
+    ):
+        value = (cluster if section == "cluster" else user).get(key)
+        if not value:
+            continue
+        conn.origins[attr] = f"{key} of {section} '{context.get(section)}' in {source}"
+        setattr(conn, attr, _path(value, base_dir) if base_dir is not None else _b64(value, conn.origins[attr]))
     conn.username = user.get("username")
     conn.password = user.get("password")
     conn.token = user.get("token")
@@ -249,7 +288,7 @@ def _from_kubeconfig(params: dict, env, run_command: RunCommand | None) -> Conne
     conn.impersonate_user = user.get("as")
     conn.impersonate_groups = list(user.get("as-groups") or [])
     if user.get("exec"):
-        _run_exec_plugin(user["exec"], conn, run_command)
+        _run_exec_plugin(user["exec"], conn, run_command, user_base)
     elif user.get("auth-provider"):
         provider = user["auth-provider"]
         token = (provider.get("config") or {}).get("id-token")
@@ -278,10 +317,14 @@ def _in_cluster(env) -> Connection | None:
     )
 
 
-def _run_exec_plugin(spec: dict, conn: Connection, run_command: RunCommand | None) -> None:
+def _run_exec_plugin(spec: dict, conn: Connection, run_command: RunCommand | None, base: str) -> None:
     command = spec.get("command")
     if not command:
         raise ConfigError("exec credential plugin has no command")
+    # As client-go does: a relative path (with a separator) is relative to the kubeconfig's directory,
+    # a bare name is looked up on PATH.
+    if os.sep in command and not os.path.isabs(command):
+        command = os.path.join(base, command)
     if not shutil.which(command):
         hint = spec.get("installHint") or ""
         raise ConfigError(f"exec credential plugin '{command}' was not found or is not executable. {hint}".strip())
@@ -300,10 +343,16 @@ def _run_exec_plugin(spec: dict, conn: Connection, run_command: RunCommand | Non
     except ValueError as exc:
         raise ConfigError(f"exec credential plugin '{command}' printed no ExecCredential JSON") from exc
     conn.token = status.get("token") or conn.token
+    if bool(status.get("clientCertificateData")) != bool(status.get("clientKeyData")):
+        given, lacking = (("clientCertificateData", "clientKeyData") if status.get("clientCertificateData")
+                          else ("clientKeyData", "clientCertificateData"))
+        raise ConfigError(f"exec credential plugin '{command}' returned {given} without {lacking}: "
+                          "a client certificate needs both")
     if status.get("clientCertificateData"):
         conn.cert_data = status["clientCertificateData"].encode()
-        conn.key_data = (status.get("clientKeyData") or "").encode()
+        conn.key_data = status["clientKeyData"].encode()
         conn.cert_file = conn.key_file = None
+        conn.origins["cert_data"] = conn.origins["key_data"] = f"the ExecCredential of plugin '{command}'"
 
 
 def _path(value: str | None, base: str) -> str | None:
@@ -313,8 +362,13 @@ def _path(value: str | None, base: str) -> str | None:
     return value if os.path.isabs(value) else os.path.join(base, value)
 
 
-def _b64(value: str | None) -> bytes | None:
-    return base64.b64decode(value) if value else None
+def _b64(value: str | None, what: str = "value") -> bytes | None:
+    if not value:
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise ConfigError(f"{what} is not valid base64: {exc}") from exc
 
 
 def _read_text(path: str) -> str:

@@ -43,7 +43,26 @@ def test_doc_fragment_documents_exactly_the_declared_options():
     for name, spec in declared.items():
         assert documented[name]["type"] == spec["type"], name
         assert documented[name].get("aliases", []) == spec.get("aliases", []), name
-        assert f"E({ENV_FALLBACKS[name]})" in " ".join(documented[name]["description"]), name
+        if "options" in spec:
+            assert set(documented[name]["suboptions"]) == set(spec["options"]), name
+            for sub, sub_spec in spec["options"].items():
+                env = sub_spec["fallback"][1][0]
+                assert f"E({env})" in " ".join(documented[name]["suboptions"][sub]["description"]), (name, sub)
+        else:
+            assert f"E({ENV_FALLBACKS[name]})" in " ".join(documented[name]["description"]), name
+
+
+def test_every_connection_option_of_kubernetes_core_is_accepted():
+    """A module_defaults block written for group/kubernetes.core.k8s never fails our tasks."""
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+
+    ours = auth_argument_spec(object)
+    for name, spec in AUTH_ARG_SPEC.items():
+        assert name in ours, name
+        assert set(spec.get("aliases", [])) <= set(ours[name].get("aliases", [])), name
+        assert ours[name].get("type", "str") == spec.get("type", "str"), name
+        assert set(spec.get("options", {})) == set(ours[name].get("options", {})), name
+        assert bool(spec.get("no_log")) == bool(ours[name].get("no_log")), name
 
 
 def test_env_fallbacks_use_the_kubernetes_core_names():

@@ -55,7 +55,7 @@ def pki(tmp_path_factory):
     (folder / "server.crt").write_bytes(_pem(cert=server_cert))
     (folder / "server.key").write_bytes(_pem(key=server_key))
     return {"dir": folder, "ca": _pem(cert=ca_cert), "client_cert": _pem(cert=client_cert),
-            "client_key": _pem(key=client_key)}
+            "client_key": _pem(key=client_key), "ca_key": ca_key, "ca_cert": ca_cert}
 
 
 @pytest.fixture
