@@ -129,3 +129,24 @@ site kind:
 	scripts/kind-bootstrap
 
 test: molecule-check
+
+# --- Execution environment (ansible-builder, execution-environment.yml) ------------------------
+
+EE_DIR      := build
+EE_RUNTIME  ?= podman
+EE_TAG      ?= kubeops-platform-ee:$(shell sed -n 's/^version: *//p' galaxy.yml)
+
+.PHONY: ee-context ee
+
+# The collection tarball the definition installs, then the build context (no container engine).
+ee-context: deps
+	@mkdir -p $(EE_DIR); tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(VENV_BIN)/ansible-galaxy collection build --output-path "$$tmp" . >/dev/null; \
+	mv "$$tmp"/kubeops-platform-*.tar.gz $(EE_DIR)/kubeops-platform.tar.gz; \
+	echo "built $(EE_DIR)/kubeops-platform.tar.gz"
+	$(VENV_BIN)/ansible-builder create -f execution-environment.yml -c $(EE_DIR)/context --output-filename Containerfile
+
+# The image, with podman (EE_RUNTIME=docker for Docker); EE_TAG names it.
+ee: ee-context
+	$(VENV_BIN)/ansible-builder build -f execution-environment.yml -c $(EE_DIR)/context \
+		--container-runtime $(EE_RUNTIME) -t $(EE_TAG)
