@@ -121,3 +121,19 @@ def test_force_delete_playbook_checks_the_request_first(api, extra, message):
     rc, out = play(api, "force_delete.yml", *extra)
     assert rc == 2
     assert message in out
+
+
+def test_force_delete_playbook_across_namespaces_only_when_asked_and_within_max_objects(api):
+    fake, _url = api
+    for namespace in ("ns-a", "ns-b"):
+        fake.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        fake.add({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stray", "namespace": namespace,
+                                                                  "labels": {"stray": "yes"}},
+                  "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}, "status": {"phase": "Pending"}})
+    rc, out = play(api, "force_delete.yml", "-e", "selector=stray=yes", "-e", "all_namespaces=true",
+                   "-e", "max_objects=1")
+    assert rc != 0 and "2 Pod objects matching 'stray=yes' across all namespaces, more than max_objects (1)" in out
+    assert fake.get("Pod", "stray", "ns-a") is not None and fake.get("Pod", "stray", "ns-b") is not None
+    rc, out = play(api, "force_delete.yml", "-e", "selector=stray=yes", "-e", "all_namespaces=true")
+    assert rc == 0, out
+    assert fake.get("Pod", "stray", "ns-a") is None and fake.get("Pod", "stray", "ns-b") is None
