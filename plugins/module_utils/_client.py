@@ -15,18 +15,28 @@ import http.client
 import ipaddress
 import json
 import os
+import random
 import select
 import socket
 import ssl
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
+from time import monotonic, sleep
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from ansible_collections.kubeops.platform.plugins.module_utils._connection import ConfigError, Connection
 
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 60
+LIST_PAGE = 500
+LIST_RESTARTS = 3
+# Overload retries: at most this many, within this many seconds in all.
+RETRY_ATTEMPTS = 6
+RETRY_BUDGET = 60.0
+RETRY_BACKOFF = 0.5
+RETRY_MAX_DELAY = 10.0
+RETRY_JITTER = 0.2
 
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
@@ -321,6 +331,43 @@ def _bypass_proxy(host: str, no_proxy: str | None) -> bool:
     return False
 
 
+class Overload:
+    """Bounded, jittered retries of one request the API server could not serve right now.
+
+    429 Too Many Requests (API Priority and Fairness, max-in-flight) means the request was not
+    processed, so any method is sent again after the server's Retry-After. Other transient
+    answers (503, 504, an etcd timeout) may come after a write was applied: only GETs are retried.
+    """
+
+    def __init__(self, method: str, path: str):
+        self.method, self.path = method, path
+        self.attempts = 0
+        self.started = monotonic()
+
+    def retry(self, exc: ApiError) -> bool:
+        transient = exc.status == 429 or (self.method in IDEMPOTENT_METHODS and _transient(exc))
+        if not transient:
+            return False
+        self.attempts += 1
+        waited = monotonic() - self.started
+        if self.attempts > RETRY_ATTEMPTS or waited >= RETRY_BUDGET:
+            exc.message += (f" (still after {self.attempts} attempts over {waited:.1f}s: the API server is "
+                            "overloaded or unavailable; try again later, or with a smaller parallel)")
+            return False
+        advised = ((exc.body.get("details") or {}).get("retryAfterSeconds") if isinstance(exc.body, dict) else None)
+        delay = min(float(advised or RETRY_BACKOFF * 2 ** (self.attempts - 1)), RETRY_MAX_DELAY)
+        sleep(min(delay * (1 + random.uniform(0, RETRY_JITTER)), RETRY_BUDGET - waited))
+        return True
+
+
+def _transient(exc: ApiError) -> bool:
+    text = exc.message or ""
+    reason = exc.body.get("reason") if isinstance(exc.body, dict) else None
+    return exc.status in (502, 503, 504) or (exc.status == 500 and (
+        reason in ("ServerTimeout", "Timeout") or "etcdserver: request timed out" in text
+        or "etcdserver: leader changed" in text))
+
+
 class K8sClient:
     """JSON requests against the API server, with errors raised as :class:`ApiError`."""
 
@@ -346,8 +393,14 @@ class K8sClient:
         if body is not None:
             data = json.dumps(body).encode()
             headers.append(("Content-Type", content_type))
-        status, reason, raw = self.transport.request(method, target, headers, data)
-        return self._decode(method, path, status, reason, raw, action)
+        overload = Overload(method, path)
+        while True:
+            status, reason, raw = self.transport.request(method, target, headers, data)
+            try:
+                return self._decode(method, path, status, reason, raw, action)
+            except ApiError as exc:
+                if not overload.retry(exc):
+                    raise
 
     def read_text(self, path: str, query: dict | None = None, action: str = "") -> str:
         """GET a plain-text resource, such as a pod's ``log`` subresource."""
@@ -374,10 +427,20 @@ class K8sClient:
 
     def list(self, path: str, label_selector: str | None = None, field_selector: str | None = None,
              action: str = "") -> list[dict]:
+        """Every matching object, LIST_PAGE at a time; an expired continue token restarts the list."""
         items: list[dict] = []
-        query = {"labelSelector": label_selector or None, "fieldSelector": field_selector, "limit": 500}
+        query = {"labelSelector": label_selector or None, "fieldSelector": field_selector, "limit": LIST_PAGE}
+        restarts = 0
         while True:
-            page = self.request("GET", path, query=query, action=action)
+            try:
+                page = self.request("GET", path, query=query, action=action)
+            except ApiError as exc:
+                # 410 Gone: the snapshot behind the token was compacted; a new list is consistent again.
+                if exc.status != 410 or "continue" not in query or restarts >= LIST_RESTARTS:
+                    raise
+                restarts += 1
+                items, query = [], {k: v for k, v in query.items() if k != "continue"}
+                continue
             items.extend(page.get("items") or [])
             token = (page.get("metadata") or {}).get("continue")
             if not token:
