@@ -225,7 +225,8 @@ def _read_yaml(path: str) -> dict:
 
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
+            # libyaml's loader when present: the pure-Python one takes milliseconds per kubeconfig.
+            data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read kubeconfig {path}: {exc}") from exc
     if not isinstance(data, dict):
