@@ -214,6 +214,22 @@ options:
     default: false
 """
 
+    PARALLEL = r"""
+options:
+  parallel:
+    description:
+      - How many objects are written at once, each over its own keep-alive connection, when the task
+        acts on many. V(1) writes one object after the other.
+      - Every guarantee holds at any value: each write is guarded by the object's C(resourceVersion) and
+        re-planned after a conflict, check mode sends only dry runs, every change is validated before the
+        first write, and results and diffs keep the order of the objects.
+      - When one write fails, no further write starts; the task fails, reporting the objects already changed.
+      - An API server that is overloaded answers 429 Too Many Requests; those requests are sent again after
+        the pause it asks for.
+    type: int
+    default: 8
+"""
+
     GUARD = r"""
 options:
   max_objects:

@@ -430,6 +430,12 @@ class K8sClient:
             raise ApiError(status, reason, message or reason, action or f"{method} {path}", payload)
         return payload
 
+    def fork(self) -> K8sClient:
+        """Another client to the same server with its own connection, for a worker thread."""
+        twin = K8sClient(self.conn)
+        twin._discovered = self._discovered
+        return twin
+
     def get(self, path: str, action: str = "") -> dict:
         return self.request("GET", path, action=action)
 

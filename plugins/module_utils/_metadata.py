@@ -7,6 +7,7 @@ Private to the kubeops.platform collection: no compatibility promise outside it.
 
 from __future__ import annotations
 
+from ansible_collections.kubeops.platform.plugins.module_utils._parallel import PARALLEL_OPTIONS, check_parallel
 from ansible_collections.kubeops.platform.plugins.module_utils._targets import (
     OBJECT_OPTIONS,
     TARGET_OPTIONS,
@@ -31,6 +32,7 @@ def metadata_options(field: str) -> dict:
         "prefixes": {"type": "list", "elements": "str"},
         **OBJECT_OPTIONS,
         **TARGET_OPTIONS,
+        **PARALLEL_OPTIONS,
     }
 
 
@@ -89,6 +91,7 @@ def run_metadata(module, client, field: str) -> dict:
     params = module.params
     state, prefixes = params["state"], params["prefixes"]
     wanted = wanted_entries(field, params[field], state, prefixes)
+    parallel = check_parallel(params["parallel"])
     resource = client.resource(params["api_version"], params["kind"])
     targets = Targets(resource, params)
     objects = targets.collect(client, module.warn)
@@ -103,5 +106,5 @@ def run_metadata(module, client, field: str) -> dict:
     def view(obj: dict) -> dict:
         return dict((obj.get("metadata") or {}).get(field) or {})
 
-    results, diffs = update_objects(client, resource, objects, plan, view, module.check_mode, field)
+    results, diffs = update_objects(client, resource, objects, plan, view, module.check_mode, field, parallel)
     return targets.summary(results, diffs, module._diff)

@@ -7,6 +7,7 @@ Private to the kubeops.platform collection: no compatibility promise outside it.
 
 from __future__ import annotations
 
+from ansible_collections.kubeops.platform.plugins.module_utils._parallel import PARALLEL_OPTIONS, check_parallel
 from ansible_collections.kubeops.platform.plugins.module_utils._targets import TARGET_OPTIONS, Targets, update_objects
 from ansible_collections.kubeops.platform.plugins.module_utils._taints import apply_taints, parse_taint
 
@@ -15,6 +16,7 @@ TAINT_OPTIONS = {
     "state": {"type": "str", "default": "present", "choices": ["present", "absent", "exact"]},
     "prefixes": {"type": "list", "elements": "str"},
     **TARGET_OPTIONS,
+    **PARALLEL_OPTIONS,
 }
 
 
@@ -29,6 +31,7 @@ def run_taint(module, client) -> dict:
     params = module.params
     state, prefixes = params["state"], params["prefixes"]
     wanted = wanted_taints(params["taints"], state, prefixes)
+    parallel = check_parallel(params["parallel"])
     resource = client.resource("v1", "Node")
     targets = Targets(resource, params)
     nodes = targets.collect(client, module.warn)
@@ -39,7 +42,7 @@ def run_taint(module, client) -> dict:
         # null removes the field, as the API itself stores a node without taints
         return None if desired == current else {"spec": {"taints": desired or None}}
 
-    results, diffs = update_objects(client, resource, nodes, plan, view, module.check_mode, "taints")
+    results, diffs = update_objects(client, resource, nodes, plan, view, module.check_mode, "taints", parallel)
     for item in results:
         item.pop("kind", None)
     return targets.summary(results, diffs, module._diff)

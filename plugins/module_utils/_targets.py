@@ -11,6 +11,7 @@ from typing import Callable
 
 from ansible_collections.kubeops.platform.plugins.module_utils._client import ApiError, K8sClient, Resource
 from ansible_collections.kubeops.platform.plugins.module_utils._module import TaskFailed
+from ansible_collections.kubeops.platform.plugins.module_utils._parallel import Stopped, Workers
 from ansible_collections.kubeops.platform.plugins.module_utils._selectors import format_selector
 
 TARGET_OPTIONS = {
@@ -178,34 +179,45 @@ def describe(obj: dict, kind: str) -> str:
 
 
 def update_objects(client: K8sClient, resource: Resource, objects: list[dict], plan: Plan, view: View,
-                   check_mode: bool, field: str = "state") -> tuple[list[dict], list[dict]]:
+                   check_mode: bool, field: str = "state", parallel: int = 1) -> tuple[list[dict], list[dict]]:
     """Apply ``plan`` to each object as a merge patch guarded by its resourceVersion.
 
     ``plan(obj)`` returns the merge patch that brings ``obj`` to the wanted state, or
     None when it is already there. Every plan is computed (and so validated) before
     the first write. A 409 Conflict means someone changed the object since it was
     read: read it again and re-plan, so concurrent runs never lose each other's edits.
-    In check mode the patch is sent as a server-side dry run.
+    In check mode the patch is sent as a server-side dry run. Up to ``parallel`` writes
+    are in flight at once; results keep the objects' order.
     Returns (results, diffs); a diff shows the views under ``field``, as Ansible prints mappings.
     """
     planned = [(obj, plan(obj)) for obj in objects]
-    results: list[dict] = []
-    diffs: list[dict] = []
-    for obj, patch in planned:
-        try:
-            result = _update_one(client, resource, obj, patch, plan, view, check_mode)
-        except ApiError as exc:
-            raise TaskFailed(str(exc), changed=any(r["changed"] for r in results), results=results,
-                             status=exc.status) from exc
-        if result is None:
-            continue
-        results.append(result)
+
+    def write(worker: K8sClient, job: tuple[dict, dict | None]) -> dict | None:
+        return _update_one(worker, resource, job[0], job[1], plan, view, check_mode)
+
+    try:
+        with Workers(client, parallel) as workers:
+            outcomes = workers.map(write, planned)
+    except Stopped as stop:
+        done = [r for r in stop.done if r is not None]
+        _with_diffs(done, resource, field)
+        error = stop.error
+        raise TaskFailed(str(error), changed=any(r["changed"] for r in done), results=done,
+                         **({"status": error.status} if isinstance(error, ApiError) else {})) from error
+    results = [r for r in outcomes if r is not None]
+    return results, _with_diffs(results, resource, field)
+
+
+def _with_diffs(results: list[dict], resource: Resource, field: str) -> list[dict]:
+    diffs = []
+    for result in results:
         if result["changed"]:
-            header = describe(obj, resource.kind)
+            header = describe({"metadata": {"namespace": result.get("namespace"), "name": result["name"]}},
+                              resource.kind)
             result["diff"] = {"before_header": header, "after_header": header,
                               "before": {field: result["before"]}, "after": {field: result["after"]}}
             diffs.append(result["diff"])
-    return results, diffs
+    return diffs
 
 
 def _update_one(client, resource, obj, patch, plan, view, check_mode) -> dict | None:

@@ -18,6 +18,7 @@ extends_documentation_fragment:
   - kubeops.platform.k8s_auth
   - kubeops.platform.k8s_auth.targets
   - kubeops.platform.k8s_auth.attributes
+  - kubeops.platform.k8s_auth.parallel
   - kubeops.platform.k8s_auth.metadata
   - kubeops.platform.k8s_auth.namespace
 options:

@@ -19,6 +19,7 @@ extends_documentation_fragment:
   - kubeops.platform.k8s_auth
   - kubeops.platform.k8s_auth.targets
   - kubeops.platform.k8s_auth.attributes
+  - kubeops.platform.k8s_auth.parallel
 options:
   taints:
     description:
