@@ -180,7 +180,7 @@ options:
       - V(exact) never removes the keys of Kubernetes itself, under C(kubernetes.io/), C(k8s.io/) and their
         subdomains (C(kubernetes.io/hostname), C(beta.kubernetes.io/arch), C(node-role.kubernetes.io/*),
         C(kubectl.kubernetes.io/last-applied-configuration)...), unless a prefix in O(prefixes) names that
-        domain. Keys of other controllers (for example C(projectcalico.org/*) annotations) are not protected:
+        domain. Keys of other controllers (for example C(projectcalico.org/*) annotations) are not protected;
         give O(prefixes) to limit what V(exact) manages.
     type: str
     choices: [present, absent, exact]
@@ -220,7 +220,7 @@ options:
     description:
       - How many objects are written at once, each over its own keep-alive connection, when the task
         acts on many. V(1) writes one object after the other.
-      - Every guarantee holds at any value: each write is guarded by the object's C(resourceVersion) and
+      - Every guarantee holds at any value. Each write is guarded by the object's C(resourceVersion) and
         re-planned after a conflict, check mode sends only dry runs, every change is validated before the
         first write, and results and diffs keep the order of the objects.
       - When one write fails, no further write starts; the task fails, reporting the objects already changed.
@@ -239,6 +239,19 @@ options:
       - Objects named in O(names) are not limited. V(0) means no limit.
     type: int
     default: 10
+  batch_size:
+    description:
+      - Act on this many objects at a time, like C(serial) for hosts but inside one task; a batch must be
+        done (and, for a restart, rolled out and ready) before the next one starts. The task stops at the
+        first batch that does not get there; the objects of later batches are left untouched and reported.
+      - V(0) acts on all objects at once.
+    type: int
+    default: 0
+  batch_pause:
+    description:
+      - Seconds to wait between two batches of O(batch_size), for example to let traffic settle.
+    type: int
+    default: 0
 """
 
     # Attributes every module of the collection shares; a module overrides what differs.

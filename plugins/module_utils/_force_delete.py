@@ -16,6 +16,13 @@ from dataclasses import dataclass, field
 
 from ansible_collections.kubeops.platform.plugins.module_utils._client import MERGE_PATCH, ApiError, K8sClient
 from ansible_collections.kubeops.platform.plugins.module_utils._module import TaskFailed
+from ansible_collections.kubeops.platform.plugins.module_utils._parallel import (
+    PARALLEL_OPTIONS,
+    Stopped,
+    Workers,
+    check_parallel,
+)
+from ansible_collections.kubeops.platform.plugins.module_utils import _rollout
 from ansible_collections.kubeops.platform.plugins.module_utils._rollout import (
     Poller,
     controller_of,
@@ -28,6 +35,8 @@ from ansible_collections.kubeops.platform.plugins.module_utils._targets import (
     OBJECT_OPTIONS,
     TARGET_OPTIONS,
     Targets,
+    batches,
+    check_batches,
     describe,
 )
 
@@ -45,7 +54,7 @@ OTHER_FINALIZER = "its controller's cleanup of external resources or dependent o
 
 
 def force_delete_options() -> dict:
-    options = {**OBJECT_OPTIONS, **TARGET_OPTIONS, **GUARD_OPTIONS}
+    options = {**OBJECT_OPTIONS, **TARGET_OPTIONS, **GUARD_OPTIONS, **PARALLEL_OPTIONS}
     options["kind"] = {"type": "str", "default": "Pod"}
     options.update({
         "timeout": {"type": "int", "default": 60},
@@ -79,6 +88,7 @@ class Item:
     finalizers_removed: list[str] = field(default_factory=list)
     gone: bool = False
     problem: str = ""
+    skipped: str = ""
 
     @property
     def changed(self) -> bool:
@@ -95,6 +105,8 @@ class ForceDelete:
             raise ValueError(f"timeout must be 0 or more seconds, got {self.timeout}")
         self.remove_finalizers = params["remove_finalizers"]
         self.allow_live = params["allow_live"]
+        self.parallel = check_parallel(params["parallel"])
+        self.batch_size, self.batch_pause = check_batches(params)
         self.resource = client.resource(params["api_version"], params["kind"])
         self.kind = self.resource.kind
         # Absent is what this module makes: a named object already gone is no failure by default.
@@ -107,15 +119,32 @@ class ForceDelete:
             obj.setdefault("kind", self.kind)
             self.items.append(Item(obj, describe(obj, self.kind), is_terminating(obj), obj["metadata"].get("uid", ""),
                                    finalizers_of(obj)))
-        for item in self.items:
-            self._delete(item)
-        self._warn_immediate([item for item in self.items if item.deleted])
+        groups = batches(self.items, self.batch_size)
+        for number, batch in enumerate(groups, 1):
+            self._delete_batch(batch)
+            problems = [item.problem for item in batch if item.problem]
+            if problems:
+                rest = [item for later in groups[number:] for item in later]
+                for item in rest:
+                    item.skipped = f"not deleted: batch {number} of {len(groups)} did not complete"
+                stop = (f"; stopped after batch {number} of {len(groups)}: {', '.join(i.label for i in rest)} "
+                        "not deleted") if rest else ""
+                raise TaskFailed("; ".join(problems) + stop, **self._summary(with_diff))
+            if number < len(groups) and self.batch_pause and not self.check_mode:
+                _rollout.sleep(self.batch_pause)
+        return self._summary(with_diff)
+
+    def _delete_batch(self, items: list[Item]) -> None:
+        """Delete, wait, remove finalizers where allowed, wait again; what is left gets a problem."""
+        self._each(self._delete, items)
+        self._warn_immediate([item for item in items if item.deleted])
         if self.check_mode:
-            for item in self.items:
+            for item in items:
                 self._plan_finalizers(item)
-            return self._summary(with_diff)
-        self._wait([item for item in self.items if not item.gone])
-        stuck = [item for item in self.items if not item.gone]
+            return
+        self._wait([item for item in items if not item.gone])
+        stuck = [item for item in items if not item.gone]
+        strip = []
         for item in stuck:
             if not self.remove_finalizers:
                 item.problem = (f"{item.label} is still there after {self.timeout}s, held by finalizers "
@@ -128,19 +157,26 @@ class ForceDelete:
                                 "finalizers are not removed from a live object without allow_live: true (they "
                                 f"protect: {what_is_left_behind(finalizers_of(item.obj))})")
             else:
-                self._strip(item)
+                strip.append(item)
+        self._each(self._strip, strip)
         self._wait([item for item in stuck if not item.gone and not item.problem])
         for item in stuck:
             if not item.gone and not item.problem:
                 item.problem = (f"{item.label} is still there after its finalizers were removed and another "
                                 f"{self.timeout}s{self._conditions(item)}")
-        problems = [item.problem for item in self.items if item.problem]
-        if problems:
-            raise TaskFailed("; ".join(problems), **self._summary(with_diff))
-        return self._summary(with_diff)
+
+    def _each(self, work, items: list[Item]) -> None:
+        """``work(client, item)`` for each item over up to ``parallel`` connections; the first failure fails."""
+        try:
+            with Workers(self.client, self.parallel) as workers:
+                workers.map(work, items)
+        except Stopped as stop:
+            if isinstance(stop.error, TaskFailed):
+                raise stop.error from None
+            raise self._failure(str(stop.error)) from stop.error
 
     # -- steps
-    def _delete(self, item: Item) -> None:
+    def _delete(self, client: K8sClient, item: Item) -> None:
         """DELETE unless already terminating; a pod always gets grace period 0 (kubectl --force)."""
         meta = item.obj["metadata"]
         is_pod = self.kind == "Pod" and self.resource.api_version == "v1"
@@ -151,8 +187,7 @@ class ForceDelete:
         if is_pod:
             body["gracePeriodSeconds"] = 0
         try:
-            answer = self.client.delete(self._path(item), body, dry_run=self.check_mode,
-                                        action=f"delete {item.label}")
+            answer = client.delete(self._path(item), body, dry_run=self.check_mode, action=f"delete {item.label}")
         except ApiError as exc:
             if exc.status in (404, 409):  # gone already, or replaced by a new object of that name
                 item.gone = True
@@ -193,20 +228,20 @@ class ForceDelete:
             self.warn(f"{item.label} is not terminating: if it is still there after {self.timeout}s, its finalizers "
                       f"{', '.join(held)} are not removed without allow_live: true")
             return
-        self._send_strip(item, dry_run=True)
+        self._send_strip(self.client, item, dry_run=True)
         item.finalizers_removed = held
 
-    def _strip(self, item: Item) -> None:
+    def _strip(self, client: K8sClient, item: Item) -> None:
         held = finalizers_of(item.obj)
         if not held:
             return
-        removed = self._send_strip(item, dry_run=False)
+        removed = self._send_strip(client, item, dry_run=False)
         if removed:
             item.finalizers_removed = removed
             self.warn(f"removed finalizers {', '.join(removed)} from {item.label}: what they protected may be left "
                       f"behind ({what_is_left_behind(removed)})")
 
-    def _send_strip(self, item: Item, dry_run: bool) -> list[str]:
+    def _send_strip(self, client: K8sClient, item: Item, dry_run: bool) -> list[str]:
         """Clear the finalizers, guarded by resourceVersion; on a conflict read again and retry."""
         for _attempt in range(CONFLICT_RETRIES):
             held = finalizers_of(item.obj)
@@ -214,21 +249,21 @@ class ForceDelete:
             try:
                 if meta.get("finalizers"):
                     patch = {"metadata": {"finalizers": None, "resourceVersion": meta["resourceVersion"]}}
-                    answer = self.client.patch(self._path(item), patch, MERGE_PATCH, dry_run=dry_run,
-                                               action=f"remove the finalizers of {item.label}")
+                    answer = client.patch(self._path(item), patch, MERGE_PATCH, dry_run=dry_run,
+                                          action=f"remove the finalizers of {item.label}")
                     if not dry_run:
                         item.obj = answer if answer.get("metadata") else item.obj
                 if self.kind == "Namespace" and (item.obj.get("spec") or {}).get("finalizers"):
                     body = {**item.obj, "spec": {**item.obj["spec"], "finalizers": []}}
-                    self.client.replace(self._path(item, "finalize"), body, dry_run=dry_run,
-                                        action=f"finalize {item.label}")
+                    client.replace(self._path(item, "finalize"), body, dry_run=dry_run,
+                                   action=f"finalize {item.label}")
             except ApiError as exc:
                 if exc.status == 404:
                     item.gone = True
                     return held
                 if exc.status != 409:
                     raise self._failure(str(exc)) from exc
-                fresh = self._get(item)
+                fresh = self._get(item, client)
                 if fresh is None:
                     item.gone = True
                     return []
@@ -254,10 +289,10 @@ class ForceDelete:
             poller.pause(seen=tuple(_version(item.obj) for item in pending))
 
     # -- helpers
-    def _get(self, item: Item) -> dict | None:
+    def _get(self, item: Item, client: K8sClient | None = None) -> dict | None:
         """The object as it is now, or None once it is gone (a new object of that name does not count)."""
         try:
-            current = self.client.get(self._path(item), action=f"read {item.label}")
+            current = (client or self.client).get(self._path(item), action=f"read {item.label}")
         except ApiError as exc:
             if exc.status == 404:
                 return None
@@ -280,7 +315,9 @@ class ForceDelete:
 
     def _result(self, item: Item) -> dict:
         meta = item.obj["metadata"]
-        if self.check_mode:
+        if item.skipped:
+            message = item.skipped
+        elif self.check_mode:
             message = ("would delete" if item.deleted else "already terminating") + (
                 f", then remove finalizers {', '.join(item.finalizers_removed)} if it is still there after "
                 f"{self.timeout}s" if item.finalizers_removed else "")

@@ -24,6 +24,12 @@ from datetime import datetime, timedelta
 from ansible_collections.kubeops.platform.plugins.module_utils import _rollout
 from ansible_collections.kubeops.platform.plugins.module_utils._client import MERGE_PATCH, ApiError, K8sClient
 from ansible_collections.kubeops.platform.plugins.module_utils._module import TaskFailed
+from ansible_collections.kubeops.platform.plugins.module_utils._parallel import (
+    PARALLEL_OPTIONS,
+    Stopped,
+    Workers,
+    check_parallel,
+)
 from ansible_collections.kubeops.platform.plugins.module_utils._rollout import (
     Poller,
     Progress,
@@ -41,6 +47,8 @@ from ansible_collections.kubeops.platform.plugins.module_utils._rollout import (
 from ansible_collections.kubeops.platform.plugins.module_utils._selectors import format_selector
 from ansible_collections.kubeops.platform.plugins.module_utils._targets import (
     GUARD_OPTIONS,
+    batches,
+    check_batches,
     NAMESPACE_OPTIONS,
     TARGET_OPTIONS,
     Targets,
@@ -104,6 +112,7 @@ def restart_options() -> dict:
         **NAMESPACE_OPTIONS,
         **TARGET_OPTIONS,
         **GUARD_OPTIONS,
+        **PARALLEL_OPTIONS,
         "strategy": {"type": "str", "choices": STRATEGIES},
         "grace_period": {"type": "int"},
         "wait": {"type": "bool", "default": True},
@@ -334,6 +343,8 @@ class Restart:
             if used in ("rollout", "scale"):
                 raise ValueError("grace_period applies to the strategies that delete pods (delete_pods, recreate), "
                                  f"not to {used}")
+        self.parallel = check_parallel(params["parallel"])
+        self.batch_size, self.batch_pause = check_batches(params, waits=params["wait"])
         self.resource = client.resource(KINDS[self.kind].api_version, self.kind)
         self.pods = client.resource("v1", "Pod")
         self.targets = Targets(self.resource, params)
@@ -360,12 +371,40 @@ class Restart:
                 item.message = "scaled to 0 replicas: no pods to restart"
             else:
                 todo.append(item)
+        groups = batches(todo, self.batch_size)
+        for number, batch in enumerate(groups, 1):
+            try:
+                self._restart(batch)
+            except TaskFailed as exc:
+                rest = [item for later in groups[number:] for item in later]
+                if not rest:
+                    raise
+                for item in rest:
+                    item.message = f"not restarted: batch {number} of {len(groups)} did not complete"
+                raise self.failure(f"{exc}; stopped after batch {number} of {len(groups)}: "
+                                   f"{', '.join(item.label for item in rest)} not restarted",
+                                   **{k: v for k, v in exc.result.items()
+                                      if k not in ("changed", "results", "missing")}) from exc
+            if number < len(groups) and self.batch_pause and not self.check_mode:
+                _rollout.sleep(self.batch_pause)
+        return self.targets.summary(self.results(), self.diffs(), with_diff)
+
+    def _restart(self, items: list[Item]) -> None:
         for strategy, step in (("rollout", self._rollout), ("delete_pods", self._delete_pods),
                                ("scale", self._scale), ("recreate", self._recreate)):
-            group = [item for item in todo if item.strategy == strategy]
+            group = [item for item in items if item.strategy == strategy]
             if group:
                 step(group)
-        return self.targets.summary(self.results(), self.diffs(), with_diff)
+
+    def _each(self, work, items: list) -> list:
+        """``work(client, item)`` for each item over up to ``parallel`` connections; the first failure fails."""
+        try:
+            with Workers(self.client, self.parallel) as workers:
+                return workers.map(work, items)
+        except Stopped as stop:
+            if isinstance(stop.error, TaskFailed):
+                raise stop.error from None
+            raise self.failure(str(stop.error)) from stop.error
 
     # -- rollout
     def _rollout(self, items: list[Item]) -> None:
@@ -386,27 +425,36 @@ class Restart:
         started = _rollout.monotonic()
         for item in items:
             item.started = started
-            self._update(item, plan)
+        self._update(items, plan)
         self._finish([item for item in items if item.changed], _by_status(rollout_status), "the rollout")
 
-    def _update(self, item: Item, plan) -> None:
-        """One resourceVersion-guarded merge patch (server dry run in check mode) through update_objects."""
-        updated: list[dict] = []
+    def _update(self, items: list[Item], plan) -> None:
+        """resourceVersion-guarded merge patches (server dry runs in check mode) through update_objects."""
+        answers: dict[tuple, dict] = {}
 
         def capture(obj: dict) -> dict:
-            updated.append(obj)
-            return view(item.kind, obj)
+            answers[(obj["metadata"].get("namespace"), obj["metadata"]["name"])] = obj  # the last one seen
+            return view(self.kind, obj)
+
+        def record(results: list[dict]) -> None:
+            done = {(r.get("namespace"), r["name"]): r for r in results}
+            for item in items:
+                if item.key in done:
+                    item.changed = done[item.key]["changed"]
+                    item.obj = answers.get(item.key, item.obj)
+                    if not item.changed:
+                        item.message = "trigger unchanged since the last restart: not restarted"
 
         try:
-            results, _diffs = update_objects(self.client, self.resource, [item.obj], plan, capture, self.check_mode)
+            results, _diffs = update_objects(self.client, self.resource, [item.obj for item in items], plan, capture,
+                                             self.check_mode, parallel=self.parallel)
         except TaskFailed as exc:
+            record(exc.result.get("results") or [])
             raise self.failure(str(exc)) from exc
-        if not results:
-            raise self.failure(f"{item.label} was deleted while it was being restarted")
-        item.changed = results[0]["changed"]
-        item.obj = updated[-1]
-        if not item.changed:
-            item.message = "trigger unchanged since the last restart: not restarted"
+        record(results)
+        gone = [item.label for item in items if item.key not in {(r.get("namespace"), r["name"]) for r in results}]
+        if gone:
+            raise self.failure(f"{', '.join(gone)} deleted while being restarted")
 
     # -- delete_pods
     def _delete_pods(self, items: list[Item]) -> None:
@@ -421,30 +469,30 @@ class Restart:
         started = _rollout.monotonic()
         for item in items:
             item.started = started
-            for pod in item.old_pods:
-                self._delete_pod(pod)
+        self._each(self._delete_pod, [pod for item in items for pod in item.old_pods])
+        for item in items:
             item.changed = True
-            if self.trigger is not None and not self.check_mode:
-                self._record_trigger(item)
+        if self.trigger is not None and not self.check_mode:
+            self._each(self._record_trigger, items)
         self._finish(items, self._replaced, "the pods to be replaced")
 
-    def _delete_pod(self, pod: dict) -> None:
+    def _delete_pod(self, client: K8sClient, pod: dict) -> None:
         body: dict = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": pod["metadata"]["uid"]}}
         if self.grace_period is not None:
             body["gracePeriodSeconds"] = self.grace_period
         namespace, name = pod["metadata"].get("namespace"), pod["metadata"]["name"]
         try:
-            self.client.delete(self.pods.path(namespace, name), body, dry_run=self.check_mode,
-                               action=f"delete Pod {namespace}/{name}")
+            client.delete(self.pods.path(namespace, name), body, dry_run=self.check_mode,
+                          action=f"delete Pod {namespace}/{name}")
         except ApiError as exc:
             if exc.status not in (404, 409):  # 404 gone, 409 already replaced by a new pod of that name
                 raise self.failure(str(exc)) from exc
 
-    def _record_trigger(self, item: Item) -> None:
+    def _record_trigger(self, client: K8sClient, item: Item) -> None:
         patch = {"metadata": {"annotations": {TRIGGER_ANNOTATION: self.trigger}}}
         namespace, name = item.key
         try:
-            item.obj = self.client.patch(self.resource.path(namespace, name), patch, MERGE_PATCH,
+            item.obj = client.patch(self.resource.path(namespace, name), patch, MERGE_PATCH,
                                          action=f"record the restart trigger on {item.label}")
         except ApiError as exc:
             raise self.failure(str(exc)) from exc
@@ -476,14 +524,15 @@ class Restart:
             item.replicas = _replicas(item.obj)
             item.started = started
         try:
-            for item in items:
-                self._update(item, lambda obj: {"spec": {"replicas": 0}})
-                item.scaled_down = not self.check_mode
+            try:
+                self._update(items, lambda obj: {"spec": {"replicas": 0}})
+            finally:
+                for item in items:
+                    item.scaled_down = item.changed and not self.check_mode
             if self.check_mode:
                 return
             self._wait(items, self._scaled_down, "the pods to go after scaling to 0")
-            for item in items:
-                self._scale_back(item)
+            self._each(self._scale_back, items)
         except BaseException as exc:  # never leave a workload at 0 replicas, not even on an interrupt
             restored = self._restore(items)
             if isinstance(exc, TaskFailed):
@@ -504,12 +553,12 @@ class Restart:
             return Progress(False, f"pods still there: {', '.join(p['metadata']['name'] for p in left)}")
         return Progress(True, "no pods left")
 
-    def _scale_back(self, item: Item) -> None:
+    def _scale_back(self, client: K8sClient, item: Item) -> None:
         patch: dict = {"spec": {"replicas": item.replicas}}
         if self.trigger is not None:
             patch["metadata"] = {"annotations": {TRIGGER_ANNOTATION: self.trigger}}
         namespace, name = item.key
-        item.obj = self.client.patch(self.resource.path(namespace, name), patch, MERGE_PATCH,
+        item.obj = client.patch(self.resource.path(namespace, name), patch, MERGE_PATCH,
                                      action=f"scale {item.label} back to {item.replicas} replicas")
         item.scaled_down = False
 
@@ -520,7 +569,7 @@ class Restart:
             if not item.scaled_down:
                 continue
             try:
-                self._scale_back(item)
+                self._scale_back(self.client, item)
                 restored.append(f"{item.label} to {item.replicas}")
             except Exception as exc:  # report every cause and go on restoring the others
                 namespace, name = item.key
@@ -538,9 +587,21 @@ class Restart:
             item.manifest = clean_pod_manifest(item.obj)
             if self.trigger is not None:
                 item.manifest["metadata"].setdefault("annotations", {})[TRIGGER_ANNOTATION] = self.trigger
-        for item in items:
-            self._delete_pod(item.obj)
+        def delete(client: K8sClient, item: Item) -> Item:
+            self._delete_pod(client, item.obj)
             item.changed = True
+            return item
+
+        try:
+            with Workers(self.client, self.parallel) as workers:
+                workers.map(delete, items)
+        except Stopped as stop:
+            deleted = [item for item in items if item.changed]
+            if not deleted:
+                raise stop.error if isinstance(stop.error, TaskFailed) else self.failure(str(stop.error))
+            raise self.failure(f"{stop.error}; {', '.join(item.label for item in deleted)} were deleted and are not "
+                               "created again: their manifests are in 'manifests'",
+                               manifests=[item.manifest for item in deleted]) from stop.error
         if self.check_mode:
             return
         self._wait(items, self._old_pod_gone, "the old pods to go before creating them again", manifests=True)

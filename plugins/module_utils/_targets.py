@@ -29,8 +29,13 @@ OBJECT_OPTIONS = {
     "kind": {"type": "str", "default": "Node"},
     **NAMESPACE_OPTIONS,
 }
-# Destructive modules (restart, force_delete) refuse a selector matching more objects than this.
-GUARD_OPTIONS = {"max_objects": {"type": "int", "default": 10}}
+# Destructive modules (restart, force_delete): a selector matching more objects than max_objects is
+# refused; batch_size objects at a time, each batch done and healthy before the next starts.
+GUARD_OPTIONS = {
+    "max_objects": {"type": "int", "default": 10},
+    "batch_size": {"type": "int", "default": 0},
+    "batch_pause": {"type": "int", "default": 0},
+}
 CONFLICT_RETRIES = 5
 NAMES_SHOWN = 10
 
@@ -159,6 +164,24 @@ class Targets:
             text = f"label selector '{self.selector}' matched no {kind}{where}" if self.selector else f"no {kind}{where}"
             _sort(self.missing or "warn", text, errors, warnings)
         return errors, warnings
+
+
+def check_batches(params: dict, waits: bool = True) -> tuple[int, int]:
+    """(batch_size, batch_pause), validated; a batch size of 0 means one batch of everything."""
+    size, pause = params.get("batch_size") or 0, params.get("batch_pause") or 0
+    if size < 0:
+        raise ValueError(f"batch_size must be 0 (all at once) or more objects, got {size}")
+    if pause < 0:
+        raise ValueError(f"batch_pause must be 0 or more seconds, got {pause}")
+    if pause and not size:
+        raise ValueError("batch_pause applies between batches: set batch_size too")
+    if size and not waits:
+        raise ValueError("batch_size needs wait: true: each batch must be done and healthy before the next starts")
+    return size, pause
+
+
+def batches(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)] if size else [items]
 
 
 def _sort(policy: str, text: str, errors: list, warnings: list) -> None:

@@ -26,6 +26,7 @@ extends_documentation_fragment:
   - kubeops.platform.k8s_auth.targets
   - kubeops.platform.k8s_auth.namespace
   - kubeops.platform.k8s_auth.guard
+  - kubeops.platform.k8s_auth.parallel
   - kubeops.platform.k8s_auth.attributes
 options:
   api_version:

@@ -15,8 +15,8 @@ description:
     are restarted together and waited for together.
   - Every object's strategy is checked before the first write, so a strategy that does not fit one of the
     targets fails the task before anything is restarted.
-  - The mirror of a static pod (annotation C(kubernetes.io/config.mirror), such as C(kube-apiserver-NODE)) is refused:
-    the kubelet runs it from a manifest file on its node and deleting the mirror restarts nothing.
+  - The mirror of a static pod (annotation C(kubernetes.io/config.mirror), such as C(kube-apiserver-NODE)) is refused,
+    since the kubelet runs it from a manifest file on its node and deleting the mirror restarts nothing.
   - With O(trigger), restarts only when the trigger differs from the one recorded by the last restart, so a
     play that re-renders configuration restarts the pods only when the configuration changed.
 extends_documentation_fragment:
@@ -24,6 +24,7 @@ extends_documentation_fragment:
   - kubeops.platform.k8s_auth.targets
   - kubeops.platform.k8s_auth.namespace
   - kubeops.platform.k8s_auth.guard
+  - kubeops.platform.k8s_auth.parallel
   - kubeops.platform.k8s_auth.attributes
 options:
   kind:

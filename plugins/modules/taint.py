@@ -50,7 +50,7 @@ options:
       - With O(state=exact), manage only taints whose key starts with one of these strings,
         for example V(gitlab/); taints such as C(node.kubernetes.io/unreachable) set by Kubernetes stay.
       - A Kubernetes taint (key under C(kubernetes.io/) or C(k8s.io/) or a subdomain) is managed only by a
-        prefix that names its domain, such as V(node-role.kubernetes.io/): V(node) does not cover
+        prefix that names its domain, such as V(node-role.kubernetes.io/); V(node) does not cover
         C(node-role.kubernetes.io/control-plane).
       - Every listed taint must then start with one of them.
     type: list
