@@ -1,16 +1,24 @@
-"""Workload controllers, a scheduler and a kubelet over :class:`fake_k8s.FakeKube`, stepped by tests.
+"""Controllers, a scheduler and a kubelet over :class:`fake_k8s.FakeKube`, stepped by tests.
 
 Each :meth:`Cluster.step` is one tick of a real cluster, in the order things happen there:
 
-1. kubelet: pods that existed at the end of the previous tick start (Running and Ready, or stuck
+1. node controllers (:class:`NodeControllers`): the TTL controller annotates every Node with
+   ``node.alpha.kubernetes.io/ttl`` for the cluster's size; the node lifecycle controller keeps the
+   ``NoSchedule`` condition taints (not-ready, unreachable, memory/disk/pid-pressure,
+   network-unavailable, unschedulable) in step with the Node's conditions and ``spec.unschedulable``
+   (so a Node without conditions loses the not-ready taint the API server's admission gave it), and
+   the ``NoExecute`` not-ready/unreachable taints with its Ready condition;
+2. kubelet: pods that existed at the end of the previous tick start (Running and Ready, or stuck
    Pending when their image is in :attr:`Cluster.broken_images`); pods terminating since the previous
-   tick go away (unless finalizers hold them);
-2. controllers: a Deployment keeps one ReplicaSet per pod template (the current one at
-   ``spec.replicas``, older ones at 0) and bumps its revision; ReplicaSets, StatefulSets and
-   DaemonSets create missing pods and delete extra or outdated ones (gracefully); pods and
-   ReplicaSets whose controlling owner is gone are garbage-collected;
-3. scheduler: unscheduled pods get a node;
-4. status: every workload's status is recomputed from its pods, with ``observedGeneration``.
+   tick go away, which confirms their graceful deletion, unless finalizers hold them: then their
+   containers stop and the kubelet reports it in their status;
+3. controllers: a Deployment keeps one ReplicaSet per pod template (the current one at
+   ``spec.replicas``, older ones at 0) and sets ``deployment.kubernetes.io/revision``; ReplicaSets,
+   StatefulSets and DaemonSets create missing pods and delete extra or outdated ones (gracefully);
+   the garbage collector deletes pods and ReplicaSets whose controlling owner is gone, and finishes
+   ``orphan`` and ``foregroundDeletion`` deletions;
+4. scheduler: unscheduled pods get a node;
+5. status: every workload's status is recomputed from its pods, with ``observedGeneration``.
 
 So a new pod is visible not ready for one tick, and a deleted pod terminating for one tick:
 a rollout of a Deployment completes in two ticks. Updates are all-at-once rather than rolling
@@ -29,6 +37,18 @@ from fake_k8s import FakeKube, now
 
 NEW_REVISION = "deployment.kubernetes.io/revision"
 REVISION_LABEL = "controller-revision-hash"
+TTL_ANNOTATION = "node.alpha.kubernetes.io/ttl"
+# The TTL controller's steps: (fewest nodes, most nodes, ttl seconds), overlapping so it does not flap.
+TTL_BOUNDARIES = [(0, 100, 0), (90, 500, 15), (450, 1000, 30), (900, 2000, 60), (1800, 2 ** 31 - 1, 300)]
+# node condition -> {status: the NoSchedule taint the node lifecycle controller keeps for it}
+CONDITION_TAINTS = {
+    "Ready": {"False": "node.kubernetes.io/not-ready", "Unknown": "node.kubernetes.io/unreachable"},
+    "MemoryPressure": {"True": "node.kubernetes.io/memory-pressure"},
+    "DiskPressure": {"True": "node.kubernetes.io/disk-pressure"},
+    "NetworkUnavailable": {"True": "node.kubernetes.io/network-unavailable"},
+    "PIDPressure": {"True": "node.kubernetes.io/pid-pressure"},
+}
+UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
 
 
 def template_hash(template: dict) -> str:
@@ -51,6 +71,61 @@ def _live(pod: dict) -> bool:
     return not pod["metadata"].get("deletionTimestamp")
 
 
+class NodeControllers:
+    """The TTL controller and the node lifecycle controller's taint passes, over the fake's Nodes."""
+
+    def __init__(self, fake: FakeKube):
+        self.fake = fake
+        self._ttl_step = 0
+
+    def step(self) -> None:
+        with self.fake._lock:
+            nodes = [o for o in self.fake.objects.values() if o.get("kind") == "Node"]
+            ttl = self._ttl(len(nodes))
+            for node in nodes:
+                changed = False
+                annotations = node["metadata"].setdefault("annotations", {})
+                if annotations.get(TTL_ANNOTATION) != str(ttl):
+                    annotations[TTL_ANNOTATION] = str(ttl)
+                    changed = True
+                taints = self._taints(node)
+                if taints != ((node.get("spec") or {}).get("taints") or []):
+                    node.setdefault("spec", {})["taints"] = taints
+                    if not taints:
+                        node["spec"].pop("taints")
+                    changed = True
+                if changed:
+                    node["metadata"]["resourceVersion"] = str(next(self.fake._rv))
+
+    def _ttl(self, count: int) -> int:
+        while count > TTL_BOUNDARIES[self._ttl_step][1] and self._ttl_step < len(TTL_BOUNDARIES) - 1:
+            self._ttl_step += 1
+        while count < TTL_BOUNDARIES[self._ttl_step][0] and self._ttl_step > 0:
+            self._ttl_step -= 1
+        return TTL_BOUNDARIES[self._ttl_step][2]
+
+    @staticmethod
+    def _taints(node: dict) -> list[dict]:
+        """``doNoScheduleTaintingPass`` and ``doNoExecuteTaintingPass``: the node's taints afterwards."""
+        conditions = {c.get("type"): c.get("status") for c in (node.get("status") or {}).get("conditions") or []}
+        wanted = [(CONDITION_TAINTS[t][s], "NoSchedule") for t, s in conditions.items() if s in CONDITION_TAINTS.get(t, {})]
+        if (node.get("spec") or {}).get("unschedulable"):
+            wanted.append((UNSCHEDULABLE_TAINT, "NoSchedule"))
+        managed = {(key, "NoSchedule") for by_status in CONDITION_TAINTS.values() for key in by_status.values()}
+        managed.add((UNSCHEDULABLE_TAINT, "NoSchedule"))
+        if "Ready" in conditions:  # the taint manager's NoExecute taints follow the Ready condition
+            managed |= {("node.kubernetes.io/not-ready", "NoExecute"), ("node.kubernetes.io/unreachable", "NoExecute")}
+            if conditions["Ready"] in CONDITION_TAINTS["Ready"]:
+                wanted.append((CONDITION_TAINTS["Ready"][conditions["Ready"]], "NoExecute"))
+        current = copy.deepcopy((node.get("spec") or {}).get("taints") or [])
+        kept = [t for t in current if (t.get("key"), t.get("effect")) not in managed or (t.get("key"), t.get("effect")) in wanted]
+        present = {(t.get("key"), t.get("effect")) for t in kept}
+        for key, effect in wanted:
+            if (key, effect) not in present:
+                kept.append({"key": key, "effect": effect, **({"timeAdded": now()} if effect == "NoExecute" else {})})
+        return kept
+
+
 class Cluster:
     def __init__(self, fake: FakeKube, nodes: tuple[str, ...] = ("node-1", "node-2")):
         self.fake = fake
@@ -60,6 +135,7 @@ class Cluster:
         # (namespace, name) of Deployments whose progress deadline has passed
         self.deadline_exceeded: set[tuple[str, str]] = set()
         self.ticks = 0
+        self.node_controllers = NodeControllers(fake)
         self._seen: set[str] = set()
         self._suffix = itertools.count(1)
 
@@ -114,6 +190,7 @@ class Cluster:
         for key, stored in list(self.fake.objects.items()):
             if stored is obj:
                 del self.fake.objects[key]
+                next(self.fake._rv)
                 return
         raise KeyError(meta["name"])
 
@@ -141,6 +218,7 @@ class Cluster:
         with self.fake._lock:
             for _tick in range(times):
                 self.ticks += 1
+                self.node_controllers.step()
                 self._kubelet()
                 self._garbage_collect()
                 for dep in self._all("Deployment"):
@@ -179,6 +257,8 @@ class Cluster:
             if meta.get("deletionTimestamp"):
                 if not meta.get("finalizers"):
                     self._remove(pod)
+                else:
+                    self._stop_containers(pod)
                 continue
             if not pod["spec"].get("nodeName") or pod["status"].get("phase") != "Pending":
                 continue
@@ -200,6 +280,22 @@ class Cluster:
                                       **({"reason": "ContainersNotReady"} if broken else {})}]}
             self._set_status(pod, status)
 
+    def _stop_containers(self, pod: dict) -> None:
+        """A terminating pod held by finalizers: its containers stop, and the kubelet says so."""
+        status = pod.setdefault("status", {})
+        stopped = [{"name": c.get("name"), "image": c.get("image"), "ready": False,
+                    "restartCount": next((s.get("restartCount", 0) for s in status.get("containerStatuses") or []
+                                          if s.get("name") == c.get("name")), 0),
+                    "state": {"terminated": {"exitCode": 0, "reason": "Completed", "finishedAt": now()}}}
+                   for c in pod.get("spec", {}).get("containers") or []]
+        if all("terminated" in (s.get("state") or {}) for s in status.get("containerStatuses") or [{}]):
+            return
+        status["containerStatuses"] = stopped
+        status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") not in ("Ready", "ContainersReady")]
+        status["conditions"] += [{"type": "Ready", "status": "False", "reason": "PodCompleted"},
+                                 {"type": "ContainersReady", "status": "False", "reason": "PodCompleted"}]
+        self._touch(pod)
+
     def _garbage_collect(self) -> None:
         uids = {obj["metadata"]["uid"] for obj in self.fake.objects.values()}
         for kind in ("ReplicaSet", "Pod"):
@@ -210,6 +306,43 @@ class Cluster:
                         self._delete_pod(obj)
                     else:
                         self._remove(obj)
+        finishing = [o for o in self.fake.objects.values() if o["metadata"].get("deletionTimestamp")
+                     and {"orphan", "foregroundDeletion"} & set(o["metadata"].get("finalizers") or [])]
+        for obj in finishing:
+            if not any(stored is obj for stored in self.fake.objects.values()):
+                continue  # went with an owner deleted before it
+            finalizers = obj["metadata"]["finalizers"]
+            uid = obj["metadata"]["uid"]
+            dependents = [d for d in self.fake.objects.values()
+                          if any(ref.get("uid") == uid for ref in d["metadata"].get("ownerReferences") or [])]
+            if "orphan" in finalizers:  # the dependents lose the owner reference, then the owner goes
+                for dependent in dependents:
+                    dependent["metadata"]["ownerReferences"] = [r for r in dependent["metadata"]["ownerReferences"]
+                                                                if r.get("uid") != uid]
+                    self._touch(dependent)
+                self._release(obj, "orphan")
+            elif "foregroundDeletion" in finalizers:  # dependents first, then the owner
+                for dependent in dependents:
+                    if dependent.get("kind") == "Pod":
+                        self._delete_pod(dependent)
+                    elif not dependent["metadata"].get("deletionTimestamp"):
+                        dependent["metadata"]["deletionTimestamp"] = now()
+                        dependent["metadata"]["deletionGracePeriodSeconds"] = 0
+                        if not dependent["metadata"].get("finalizers"):
+                            self._remove(dependent)
+                        else:
+                            self._touch(dependent)
+                if not dependents:
+                    self._release(obj, "foregroundDeletion")
+
+    def _release(self, obj: dict, finalizer: str) -> None:
+        obj["metadata"]["finalizers"] = [f for f in obj["metadata"]["finalizers"] if f != finalizer]
+        if not obj["metadata"]["finalizers"]:
+            del obj["metadata"]["finalizers"]
+            if obj.get("kind") != "Pod" or not obj["metadata"].get("deletionGracePeriodSeconds"):
+                self._remove(obj)
+                return
+        self._touch(obj)
 
     def _schedule(self) -> None:
         for index, pod in enumerate(self._all("Pod")):
