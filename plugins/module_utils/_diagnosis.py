@@ -1142,10 +1142,10 @@ def _taint_fix(taints: list[dict]) -> str:
             fixes.append(f"{key} is set by Kubernetes because the node is unhealthy (kubectl describe node NODE, "
                          "conditions): repair the node")
         else:
-            toleration = {"key": key, "operator": "Equal" if taint.get("value") else "Exists",
-                          "effect": taint.get("effect") or "NoSchedule"}
+            toleration = {"key": key, "operator": "Equal" if taint.get("value") else "Exists"}
             if taint.get("value"):
                 toleration["value"] = taint["value"]
+            toleration["effect"] = taint.get("effect") or "NoSchedule"
             shown = ", ".join(f"{k}: {v}" for k, v in toleration.items())
             fixes.append(f"to run there, add the toleration {{{shown}}} to the pod template's tolerations; "
                          f"otherwise remove the taint (kubectl taint nodes NODE {key}-, or kubeops.platform.taint "
