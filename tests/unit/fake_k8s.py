@@ -77,6 +77,7 @@ import copy
 import fnmatch
 import json
 import re
+import socket
 import threading
 import time
 import uuid
@@ -1549,6 +1550,12 @@ def serve_http(fake: FakeKube, expect_token: str | None = None, tls=None):
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self):
+            super().setup()
+            # headers and body go out in two writes: without this, Nagle's algorithm holds the body
+            # back until the client's delayed ACK, some 40 ms per answer
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def _serve(self):
             length = int(self.headers.get("Content-Length") or 0)

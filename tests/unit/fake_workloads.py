@@ -317,8 +317,10 @@ class Cluster:
                           if any(ref.get("uid") == uid for ref in d["metadata"].get("ownerReferences") or [])]
             if "orphan" in finalizers:  # the dependents lose the owner reference, then the owner goes
                 for dependent in dependents:
-                    dependent["metadata"]["ownerReferences"] = [r for r in dependent["metadata"]["ownerReferences"]
-                                                                if r.get("uid") != uid]
+                    refs = [r for r in dependent["metadata"]["ownerReferences"] if r.get("uid") != uid]
+                    dependent["metadata"]["ownerReferences"] = refs
+                    if not refs:
+                        del dependent["metadata"]["ownerReferences"]
                     self._touch(dependent)
                 self._release(obj, "orphan")
             elif "foregroundDeletion" in finalizers:  # dependents first, then the owner
