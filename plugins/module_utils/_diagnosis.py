@@ -70,7 +70,7 @@ class Unavailable(Exception):
 
 @dataclass
 class Scope:
-    """What to diagnose: a kind (None: everything), narrowed by names and a label selector."""
+    """What to diagnose: a kind (None: everything), narrowed to the named objects plus the selector's matches."""
 
     kind: str | None = None
     names: list[str] = field(default_factory=list)
@@ -261,15 +261,17 @@ class Diagnosis:
 
     # ---- targets ----
     def targets(self, kind: str) -> list[dict]:
+        """The objects of ``kind`` in scope: the named ones and those the selector matches, as in every module."""
         items = self.snap.list(kind)
-        if self._selector is not None:
-            items = [obj for obj in items if selector_match(_meta(obj).get("labels") or {}, self._selector)]
-        if self.scope.kind == kind and self.scope.names:
-            wanted = set(self.scope.names)
-            items = [obj for obj in items if _meta(obj).get("name") in wanted]
+        named = self.scope.names if self.scope.kind == kind else []
+        if not named and self._selector is None:
+            return items
+        if named:
             found = {_meta(obj).get("name") for obj in items}
-            self.missing = [name for name in self.scope.names if name not in found]
-        return items
+            self.missing = [name for name in named if name not in found]
+        wanted = set(named)
+        return [obj for obj in items if _meta(obj).get("name") in wanted
+                or (self._selector is not None and selector_match(_meta(obj).get("labels") or {}, self._selector))]
 
     def add(self, finding: dict) -> None:
         obj = finding["object"]

@@ -112,8 +112,9 @@ class ClusterReader:
     def fetch(self, kind: str) -> list[dict]:
         res = resource(kind)
         namespace = self.scope.namespace if res.namespaced else None
-        # The target kind alone is narrowed by the server; the other kinds are read whole, for context.
-        selector = self.scope.selector if kind == self.scope.kind else None
+        # The target kind alone is narrowed by the server (unless names are wanted too); the other
+        # kinds are read whole, for context.
+        selector = self.scope.selector if kind == self.scope.kind and not self.scope.names else None
         where = f" in namespace {namespace}" if namespace else (" in all namespaces" if res.namespaced else "")
         try:
             return self.client.list(res.path(namespace), label_selector=selector, action=f"list {kind}{where}")

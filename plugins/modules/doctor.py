@@ -56,6 +56,7 @@ options:
     description:
       - Names of the O(kind) objects to diagnose; needs O(kind). A name that does not exist is reported as a
         C(not_found) finding and in RV(missing).
+      - With O(selector), the named objects and every object the selector matches are diagnosed.
       - Found in the LIST of the kind, not with a request per name.
     type: list
     elements: str

@@ -914,6 +914,19 @@ def test_selector_with_kind_narrows_that_list_on_the_server(kube, run_module):
     assert [r.query.get("labelSelector") for r in pods] == ["tier=web"]
 
 
+def test_names_and_selector_diagnose_both_as_in_every_module(kube, run_module):
+    add_pod(kube, "a", labels={"tier": "web"})
+    add_pod(kube, "b", labels={"tier": "db"})
+    add_pod(kube, "c", labels={"tier": "db"})
+    kube.log.clear()
+
+    result = diagnose(run_module, kind="Pod", names=["c"], selector="tier=web")
+
+    assert result["checked"] == {"Pod": 2}
+    # Named objects are not filtered out by the server: the LIST carries no selector then.
+    assert all("labelSelector" not in r.query for r in kube.log)
+
+
 def test_blank_selector_does_not_narrow(kube, run_module):
     add_pod(kube, "a")
     add_pod(kube, "b")
