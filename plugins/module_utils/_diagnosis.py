@@ -166,6 +166,11 @@ def _event_time(event: dict) -> str:
             or event.get("firstTimestamp") or _meta(event).get("creationTimestamp") or "")
 
 
+def _event_moment(event: dict) -> datetime:
+    # eventTime has microseconds, lastTimestamp none: compare instants, not strings.
+    return _time(_event_time(event)) or datetime.min.replace(tzinfo=timezone.utc)
+
+
 def _event_count(event: dict) -> int:
     return int((event.get("series") or {}).get("count") or event.get("count") or 1)
 
@@ -232,7 +237,7 @@ class Diagnosis:
                 namespace = involved.get("namespace") or _meta(event).get("namespace")
                 self._events[(involved.get("kind"), namespace, involved.get("name"))].append(event)
             for items in self._events.values():
-                items.sort(key=_event_time)
+                items.sort(key=_event_moment)
         namespace, name = _ns_name(obj)
         own = uid(obj)
         found = [e for e in self._events.get((kind, namespace, name), [])
@@ -440,7 +445,7 @@ class Diagnosis:
                                              evidence))
         mounts = self.events("Pod", pod, "FailedMount") + self.events("Pod", pod, "FailedAttachVolume")
         if mounts:
-            event = max(mounts, key=_event_time)
+            event = max(mounts, key=_event_moment)
             message = event.get("message") or ""
             missing = _MISSING_REF.search(message)
             evidence = {"event": message, "reason": event.get("reason"), "times": _event_count(event)}
@@ -1080,7 +1085,7 @@ class Diagnosis:
             sources += [("ReplicaSet", rs) for rs in self.owners().replicasets_of(obj)]
         events = [e for source_kind, source in sources for e in self.events(source_kind, source, "FailedCreate")]
         if events:
-            message = max(events, key=_event_time).get("message") or message
+            message = max(events, key=_event_moment).get("message") or message
         if not message:
             return None
         return self.finding("workload_create_failed", kind, obj,

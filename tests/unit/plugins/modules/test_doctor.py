@@ -420,6 +420,25 @@ def test_pending_pod_with_an_unbound_claim_brings_the_claims_finding(kube, run_m
     reads(kube)
 
 
+def test_the_newest_scheduler_event_counts_in_either_event_api_shape(kube, run_module):
+    old = "0/3 nodes are available: 3 Insufficient cpu."
+    new = "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."
+    pod = pending_pod(kube, "web", old, nodeSelector={"disktype": "ssd"})  # a core/v1 event at T1
+    # What events.k8s.io/v1 writes (today's scheduler), as the core/v1 API shows it: no lastTimestamp.
+    kube.add({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "web.18a2b3c4d5e6f7a8", "namespace": NS},
+              "involvedObject": {"apiVersion": "v1", "kind": "Pod", "namespace": NS, "name": "web",
+                                 "uid": pod["metadata"]["uid"]},
+              "reason": "FailedScheduling", "message": new, "type": "Warning", "action": "Scheduling",
+              "eventTime": "2025-05-01T10:06:00.123456Z", "firstTimestamp": None, "lastTimestamp": None,
+              "series": {"count": 7, "lastObservedTime": "2025-05-01T10:09:00.654321Z"},
+              "reportingComponent": "default-scheduler", "reportingInstance": "default-scheduler-kind-control-plane",
+              "source": {}})
+
+    finding = only(diagnose(run_module, kind="Pod"), "pod_unschedulable_node_selector")
+
+    assert finding["evidence"]["event"] == new and finding["evidence"]["times"] == 7
+
+
 def test_pending_pod_too_many_pods(kube, run_module):
     pending_pod(kube, "batch-77", "0/3 nodes are available: 3 Too many pods. preemption: 0/3 nodes are available: 3 "
                                   "No preemption victims found for incoming pod.")
