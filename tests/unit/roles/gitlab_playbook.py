@@ -32,20 +32,28 @@ def ansible_playbook() -> str:
 
 
 def start(args: list[str], home: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start ansible-playbook in the checkout with its own ANSIBLE_HOME; collect with communicate()."""
+    """Start ansible-playbook in the checkout with its own ANSIBLE_HOME; collect with communicate().
+
+    Everything the run writes (Ansible's temporary files, kubernetes.core's discovery cache in
+    TMPDIR) stays under ``home``, so runs never share state through the machine's HOME or /tmp.
+    """
+    temp = home / "tmp"
+    temp.mkdir(parents=True, exist_ok=True)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("K8S_AUTH_")}
     environment.update(
         ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"),
         ANSIBLE_COLLECTIONS_PATH=collections_path(),
         ANSIBLE_HOME=str(home),
-        ANSIBLE_LOCAL_TEMP=str(home / "tmp"),
+        ANSIBLE_LOCAL_TEMP=str(temp),
+        ANSIBLE_REMOTE_TMP=str(temp),
+        TMPDIR=str(temp),
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_LOCALHOST_WARNING="0",
         ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
         # No kubeconfig of the machine running the tests may leak in.
         KUBECONFIG=str(home / "no-kubeconfig"),
-        **(env or {}),
     )
+    environment.update(env or {})
     return subprocess.Popen(
         [ansible_playbook(), *args],
         cwd=REPO_ROOT,

@@ -14,21 +14,18 @@ stand-in Job controller completes the peer check. What a user relies on:
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 import yaml
 
 from fake_k8s import FakeKube, serve_http
 from fake_workloads import Cluster
+from gitlab_playbook import REPO_ROOT, start
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 NAMESPACE = "eureka"
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 BROKEN_IMAGE = "steeltoeoss/eureka-server:0.0.0-missing"
@@ -110,22 +107,20 @@ def play(api, *args: str, expect_failure: bool = False, **variables) -> tuple[in
     fake, kubeconfig, inventory = api
     extra = kubeconfig.parent / "vars.json"
     extra.write_text(json.dumps({**SMALL, **variables, "k8s_kubeconfig": str(kubeconfig)}))
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("K8S_AUTH_")},
-           "KUBECONFIG": str(kubeconfig),
-           "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
-           "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(
-               [str(REPO_ROOT / ".cache" / "collections"), os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")]),
-           "ANSIBLE_NOCOLOR": "1"}
     before = len(fake.log)
-    result = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO_ROOT / "playbooks" / "eureka.yml"),
-                             "-e", f"@{extra}", *args],
-                            env=env, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    process = start(["-i", str(inventory), str(REPO_ROOT / "playbooks" / "eureka.yml"), "-e", f"@{extra}", *args],
+                    kubeconfig.parent / "home", {"KUBECONFIG": str(kubeconfig)})
+    try:
+        output = process.communicate(timeout=900)[0]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
     if expect_failure:
-        assert result.returncode != 0, result.stdout[-2000:]
-        return -1, result.stdout
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    recap = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)", result.stdout)
-    assert recap, result.stdout[-2000:]
+        assert process.returncode != 0, output[-2000:]
+        return -1, output
+    assert process.returncode == 0, output[-6000:]
+    recap = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)", output)
+    assert recap, output[-2000:]
     return int(recap.group(1)), fake.log[before:]
 
 

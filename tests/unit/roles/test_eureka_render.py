@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +18,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from gitlab_playbook import start
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 KUBERNETES_VERSIONS = ["1.27.0", kubernetes_validate.utils.latest_version()]
 CLUSTER_DOMAIN = "cluster.local"
 
@@ -50,32 +50,32 @@ def _inventory(directory: Path) -> Path:
     return inventory
 
 
-def render(directory: Path, inventory: Path | None = None, **variables) -> Rendered:
-    """Run the role in render-only mode with these variables; RenderError when it fails."""
-    out = directory / "manifests"
+def start_render(directory: Path, inventory: Path | None = None, **variables) -> subprocess.Popen[str]:
+    """Start the role in render-only mode with these variables, writing under ``directory``."""
     extra = directory / "vars.json"
-    extra.write_text(json.dumps({**variables, "eureka_render_dir": str(out)}))
-    env = {**os.environ,
-           "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
-           "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(
-               [str(REPO_ROOT / ".cache" / "collections"), os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")]),
-           "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_DEPRECATION_WARNINGS": "0"}
-    command = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory or _inventory(directory)),
-               str(REPO_ROOT / "playbooks" / "eureka.yml"), "-e", f"@{extra}",
-               # The example inventory's interpreter, for the same reason as above.
-               "-e", f"ansible_python_interpreter={sys.executable}"]
-    result = subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RenderError(result.stdout + result.stderr)
+    extra.write_text(json.dumps({**variables, "eureka_render_dir": str(directory / "manifests")}))
+    return start(["-i", str(inventory or _inventory(directory)), str(REPO_ROOT / "playbooks" / "eureka.yml"),
+                  "-e", f"@{extra}",
+                  # Every inventory, the example's too, runs the modules with the test's Python.
+                  "-e", f"ansible_python_interpreter={sys.executable}"],
+                 directory / "home", {"ANSIBLE_DEPRECATION_WARNINGS": "0"})
+
+
+def collect(directory: Path, process: subprocess.Popen[str]) -> Rendered:
+    """The manifests the run wrote; RenderError when it failed."""
+    output = process.communicate(timeout=600)[0]
+    if process.returncode != 0:
+        raise RenderError(output)
     return Rendered({path.name: [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
-                     for path in sorted(out.glob("*.yml"))})
+                     for path in sorted((directory / "manifests").glob("*.yml"))})
 
 
 # Every configuration the tests read, rendered once and side by side (each render is an
 # ansible-playbook run of a few seconds).
 CONFIGS: dict[str, tuple[Path | None, dict]] = {
     "default": (None, {}),
+    # The same again, in another run: names derived from the configuration must not change.
+    "default_again": (None, {}),
     "one_with_storage": (None, {"eureka_replicas": 1, "eureka_storage_enabled": True,
                                 "eureka_storage_mount_path": "/Charts", "eureka_storage_size": "4Gi",
                                 "eureka_storage_class": "daocloud-nfs"}),
@@ -97,14 +97,18 @@ REPLICAS = {1: "one_with_storage", 3: "default", 5: "five_placed"}
 
 @pytest.fixture(scope="module")
 def renders(tmp_path_factory) -> dict[str, Rendered | RenderError]:
-    def attempt(name: str) -> Rendered | RenderError:
-        inventory, variables = CONFIGS[name]
+    # Directories first, in this thread (mktemp is not thread-safe), then every run at once.
+    started = {}
+    for name, (inventory, variables) in CONFIGS.items():
+        directory = tmp_path_factory.mktemp(name)
+        started[name] = (directory, start_render(directory, inventory, **variables))
+    results: dict[str, Rendered | RenderError] = {}
+    for name, (directory, process) in started.items():
         try:
-            return render(tmp_path_factory.mktemp(name), inventory, **variables)
+            results[name] = collect(directory, process)
         except RenderError as exc:
-            return exc
-    with ThreadPoolExecutor(max_workers=len(CONFIGS)) as pool:
-        return dict(zip(CONFIGS, pool.map(attempt, CONFIGS)))
+            results[name] = exc
+    return results
 
 
 @pytest.fixture(scope="module")
@@ -250,8 +254,8 @@ def test_peer_check_job_is_named_after_its_servers(rendered):
         "value": " ".join(f"eureka-{i}.eureka-peers.eureka.svc.{CLUSTER_DOMAIN}" for i in range(5))}
 
 
-def test_peer_check_job_name_is_stable(tmp_path, rendered):
-    again = render(tmp_path)
+def test_peer_check_job_name_is_stable(rendered):
+    again = rendered("default_again")
     assert again.one("Job")["metadata"]["name"] == rendered("default").one("Job")["metadata"]["name"]
 
 

@@ -1,8 +1,9 @@
 """Run the gitlab role against an in-memory API server over HTTP, the way it runs on a cluster.
 
 The fake API server (tests/unit/fake_k8s.py) keeps resourceVersions as a real one does and
-logs every request; fake controllers (fake_workloads.py, plus a Job controller here) roll out
-the Deployments and finish the init Job. One scenario, run once per session, in order:
+logs every request; fake controllers (fake_workloads.py, plus a Job controller in
+fake_cluster.py) roll out the Deployments and finish the init Job. One scenario, run once per
+session, in order:
 
 deploy -> run again -> --check --diff -> change the config and the init Job's inputs ->
 an init Job that fails -> a redis that never becomes Ready -> state=absent.
@@ -14,108 +15,19 @@ import base64
 import json
 import re
 import subprocess
-import threading
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import pytest
 
-from fake_k8s import FakeKube, now, serve_http
-from fake_workloads import Cluster
+from fake_cluster import ApiServer, ClusterLoop
+from fake_k8s import now, serve_http
 from gitlab_playbook import DEFAULTS_PLAYBOOK, start
 
 NAMESPACE = "gitlab"
 # Small waits: the fake cluster settles in a few ticks.
 FAST = {"gitlab_wait_poll_interval": 1, "gitlab_middleware_timeout": 60, "gitlab_init_timeout": 60, "gitlab_app_timeout": 60}
 BROKEN_REDIS_IMAGE = "redis:7.2.5-broken"
-
-
-class ApiServer(FakeKube):
-    """The fake with the discovery documents a real client reads first, and pod logs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.pod_logs: dict[str, str] = {}
-
-    def request(self, method, target, headers, body):
-        match = re.fullmatch(r"/api/v1/namespaces/[^/]+/pods/([^/]+)/log", urlsplit(target).path)
-        if match and method == "GET":
-            return 200, "OK", self.pod_logs.get(match.group(1), "").encode()
-        return super().request(method, target, headers, body)
-
-    def _handle(self, req):
-        parts = [p for p in req.path.split("/") if p]
-        if parts == ["api"]:
-            return 200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
-        if parts == ["apis"]:
-            versions = sorted({gv for gv, _plural in self.kinds if "/" in gv})
-            groups = [{"name": gv.split("/")[0],
-                       "versions": [{"groupVersion": gv, "version": gv.split("/")[1]}],
-                       "preferredVersion": {"groupVersion": gv, "version": gv.split("/")[1]}} for gv in versions]
-            return 200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
-        return super()._handle(req)
-
-    def _discovery(self, api_version):
-        found = super()._discovery(api_version)
-        if api_version == "v1":
-            found["resources"].append({"name": "pods/log", "kind": "Pod", "namespaced": True, "verbs": ["get"]})
-        return found
-
-
-class ClusterLoop:
-    """Ticks the fake controllers in the background, plus a Job controller: a Job's pod succeeds
-    at once, unless its backoffLimit is 0, which stands for a database that refuses the SQL."""
-
-    def __init__(self, api: ApiServer) -> None:
-        self.api = api
-        self.cluster = Cluster(api, nodes=("node-1", "node-2"))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> ClusterLoop:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.2):
-            with self.api._lock:
-                self.cluster.step()
-                self._jobs()
-
-    def _jobs(self) -> None:
-        for job in [o for o in self.api.objects.values() if o.get("kind") == "Job"]:
-            if job.get("status", {}).get("conditions") or job["metadata"].get("deletionTimestamp"):
-                continue
-            failed = job["spec"].get("backoffLimit") == 0
-            name, namespace = job["metadata"]["name"], job["metadata"]["namespace"]
-            pod = self.api.add({
-                "apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": f"{name}-x1", "namespace": namespace,
-                             "labels": {**job["spec"]["template"]["metadata"]["labels"], "job-name": name},
-                             "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": name,
-                                                  "uid": job["metadata"]["uid"], "controller": True}]},
-                "spec": {**job["spec"]["template"]["spec"], "nodeName": "node-1"},
-            })
-            pod_name = pod["metadata"]["name"]
-            if failed:
-                self.api.pod_logs[pod_name] = 'creating extensions\npsql: ERROR:  permission denied to create extension "amcheck"\n'
-                terminated = {"terminated": {"reason": "Error", "exitCode": 3}}
-                status, condition = {"failed": 1}, "Failed"
-            else:
-                self.api.pod_logs[pod_name] = "database prepared\n"
-                terminated = {"terminated": {"reason": "Completed", "exitCode": 0}}
-                status, condition = {"succeeded": 1}, "Complete"
-            self.api.edit("Pod", pod_name, namespace, lambda p, t=terminated, f=failed: p.update(status={
-                "phase": "Failed" if f else "Succeeded",
-                "containerStatuses": [{"name": "prepare-database", "ready": False, "restartCount": 0, "state": t}]}))
-            self.api.edit("Job", name, namespace, lambda j, s=status, c=condition: j.update(status={
-                **s, "conditions": [{"type": c, "status": "True", "lastTransitionTime": now(),
-                                     **({"reason": "BackoffLimitExceeded"} if c == "Failed" else {})}]}))
 
 
 @dataclass
@@ -170,7 +82,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
 
     runs: dict[str, Run] = {}
     try:
-        with ClusterLoop(api) as loop:
+        # An init Job with backoffLimit 0 stands for a database that refuses the SQL.
+        with ClusterLoop(api, fails=lambda job: job["spec"].get("backoffLimit") == 0) as loop:
             runs["deploy"] = run()
             runs["deploy"].objects = {k: _objects(api, k) for k in ("Job", "Pod", "ReplicaSet")}
             runs["again"] = run()
