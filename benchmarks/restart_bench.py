@@ -6,6 +6,7 @@ then times ansible-playbook runs that restart them and wait for the rollout:
 
   a) 1 Deployment:   kubeops.platform.restart (rollout, wait)   vs  kubernetes.core.k8s patch + k8s_info wait
   b) N Deployments:  one kubeops.platform.restart selector task vs  a k8s patch loop + a k8s_info wait loop
+     and the same selector task with parallel: 1 (one Deployment after the other) against the default
 
 A watcher thread reads the Deployments every 20 ms and notes the moment the rollout is actually
 complete (the kubectl rollout status criteria, on a generation newer than before the run). The
@@ -14,7 +15,7 @@ play returned (the poll overhead). Targets: kubeops.platform returns within 2 s 
 and restarts N Deployments by selector at least 10x faster than the kubernetes.core loop.
 
     .venv/bin/python benchmarks/restart_bench.py [--deployments 20] [--context kind-kind]
-    .venv/bin/python benchmarks/restart_bench.py --fake     # no cluster: in-memory API server, ours only
+    .venv/bin/python benchmarks/restart_bench.py --fake     # no cluster: the unit tests' API server
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,9 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _cluster import BenchError, kubernetes_client
+from _cluster import FAKE_NOTICE, BenchError, FakeCluster, Playbooks, find_ansible_playbook, kubernetes_client
 
-REPO = Path(__file__).resolve().parent.parent
 NAMESPACE = "kubeops-bench-restart"
 LABEL = "kubeops-bench=restart"
 IMAGE = "registry.k8s.io/pause:3.10"
@@ -63,14 +62,13 @@ def rolled_out(dep: dict) -> bool:
 
 
 # ---- clusters ---------------------------------------------------------------------------------------
-class RealCluster:
+class BenchCluster:
     """The cluster in KUBECONFIG, through the kubernetes client (raw JSON, no model classes)."""
 
     def __init__(self, context: str | None):
         client = kubernetes_client(context)
         self.core, self.apps = client.CoreV1Api(), client.AppsV1Api()
         self.defaults = {"context": context} if context else {}
-        self.core_usable = True
 
     def setup(self, count: int) -> None:
         from kubernetes.client.exceptions import ApiException
@@ -106,41 +104,19 @@ class RealCluster:
             time.sleep(1)
 
 
-class FakeCluster:
-    """The unit tests' in-memory API server over HTTP, with its controllers stepping in a thread."""
+class Controllers(threading.Thread):
+    """With --fake: the unit tests' controllers (tests/unit/fake_workloads.py) stepping every ``every`` s."""
 
-    def __init__(self, step_every: float):
-        sys.path.insert(0, str(REPO / "tests" / "unit"))
-        from fake_k8s import FakeKube, serve_http
+    def __init__(self, fake, every: float):
+        super().__init__(daemon=True)
         from fake_workloads import Cluster
 
-        self.fake = FakeKube()
-        self.cluster = Cluster(self.fake)
-        self.server, url = serve_http(self.fake)
-        self.defaults = {"host": url, "api_key": "bench"}
-        self.core_usable = False  # kubernetes.core needs API discovery the fake does not serve
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(step_every,), daemon=True)
-        self._thread.start()
+        self.cluster, self.every = Cluster(fake), every
+        self.stop = threading.Event()
 
-    def _run(self, every: float) -> None:
-        while not self._stop.wait(every):
+    def run(self) -> None:
+        while not self.stop.wait(self.every):
             self.cluster.step()
-
-    def setup(self, count: int) -> None:
-        self.fake.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-        for index in range(count):
-            self.fake.add(deployment(index))
-
-    def deployments(self) -> list[dict]:
-        status, _reason, body = self.fake.request(
-            "GET", f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments?labelSelector={LABEL}", [], None)
-        self.fake.log.clear()
-        return json.loads(body)["items"] if status == 200 else []
-
-    def teardown(self, wait: bool = False) -> None:
-        self._stop.set()
-        self.server.shutdown()
 
 
 # ---- measuring --------------------------------------------------------------------------------------
@@ -179,29 +155,19 @@ class Run:
 
 
 class Runner:
-    """Writes one playbook per measurement and times ansible-playbook on it."""
+    """Times ansible-playbook runs, with a watcher on the Deployments they restart."""
 
-    def __init__(self, workdir: Path, cluster, playbook_cmd: str):
-        self.workdir, self.cluster, self.playbook_cmd = workdir, cluster, playbook_cmd
-        self.env = dict(os.environ)
-        if "ANSIBLE_CONFIG" not in self.env and (REPO / "ansible.cfg").exists():
-            self.env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
-        self.env.setdefault("ANSIBLE_NOCOLOR", "1")
-        self.inventory = workdir / "hosts.yml"
-        self.inventory.write_text(json.dumps({"all": {"hosts": {"localhost": {
-            "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}))
+    def __init__(self, plays: Playbooks, cluster: BenchCluster):
+        self.plays, self.cluster = plays, cluster
 
     def time(self, label: str, tasks: list[dict], names: list[str]) -> Run:
-        play = [{"name": "Benchmark", "hosts": "localhost", "gather_facts": False,
-                 "module_defaults": {"group/kubeops.platform.k8s": self.cluster.defaults}, "tasks": tasks}]
-        path = self.workdir / f"{len(list(self.workdir.iterdir()))}.yml"
-        path.write_text(json.dumps(play, indent=1))  # JSON is valid YAML
+        path = self.plays.write(tasks)
         watcher = Watcher(self.cluster, names) if names else None
         start = time.monotonic()
         if watcher:
             watcher.start()
-        proc = subprocess.run([self.playbook_cmd, "-i", str(self.inventory), str(path)], env=self.env,
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run([self.plays.playbook_cmd, "-i", str(self.plays.inventory), str(path)],
+                              env=self.plays.env, capture_output=True, text=True, check=False)
         wall = time.monotonic() - start
         if watcher:
             watcher.join(timeout=30)
@@ -217,8 +183,11 @@ class Runner:
         return run
 
 
-def ours(names: list[str], by_selector: bool) -> list[dict]:
-    target = {"selector": LABEL} if by_selector else {"names": names}
+def ours(names: list[str], by_selector: bool, parallel: int | None = None) -> list[dict]:
+    """One restart task; its selector may match all the bench's Deployments; parallel None keeps the default."""
+    target = {"selector": LABEL, "max_objects": len(names)} if by_selector else {"names": names}
+    if parallel is not None:
+        target["parallel"] = parallel
     return [{"name": "Restart", "kubeops.platform.restart": {"namespace": NAMESPACE, **target, "wait_timeout": 300}}]
 
 
@@ -238,11 +207,7 @@ def theirs(names: list[str]) -> list[dict]:
     ]
 
 
-def run(cluster, args: argparse.Namespace) -> bool:
-    playbook_cmd = args.ansible_playbook or shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) \
-        or shutil.which("ansible-playbook")
-    if not playbook_cmd:
-        raise BenchError("ansible-playbook not found next to this Python or on PATH; use --ansible-playbook")
+def run(cluster: BenchCluster, plays: Playbooks, args: argparse.Namespace) -> bool:
     count = args.deployments
     print(f"Creating {count} Deployments in namespace {NAMESPACE} and waiting until they are available")
     cluster.setup(count)
@@ -253,22 +218,25 @@ def run(cluster, args: argparse.Namespace) -> bool:
         time.sleep(0.5)
     names = [f"bench-{i}" for i in range(count)]
     verdicts = []
-    with tempfile.TemporaryDirectory(prefix="kubeops-bench-") as tmp:
-        runner = Runner(Path(tmp), cluster, playbook_cmd)
-        print("Timing ansible-playbook runs (wall clock):")
-        runner.time("warm-up: empty play", [], [])
-        one = runner.time("a) kubeops.platform.restart, 1 Deployment", ours(names[:1], False), names[:1])
-        many = runner.time(f"b) kubeops.platform.restart, {count} by selector", ours(names, True), names)
-        verdicts += [(f"a) returns within {RETURN_WITHIN:g}s of the rollout", one.overhead, RETURN_WITHIN),
-                     (f"b) returns within {RETURN_WITHIN:g}s of the rollout", many.overhead, RETURN_WITHIN)]
-        if cluster.core_usable and not args.skip_core:
-            core_one = runner.time("a) kubernetes.core k8s + k8s_info, 1", theirs(names[:1]), names[:1])
-            core_many = runner.time(f"b) kubernetes.core loop x{count}", theirs(names), names)
-            print(f"  (kubernetes.core returned {core_one.overhead:.2f}s and {core_many.overhead:.2f}s after the "
-                  "rollout completed)")
-            speedup = core_many.wall / many.wall
-            verdicts.append((f"b) {count} Deployments: speed-up over kubernetes.core", speedup, SPEEDUP_TARGET))
+    runner = Runner(plays, cluster)
+    print("Timing ansible-playbook runs (wall clock):")
+    runner.time("warm-up: empty play", [], [])
+    one = runner.time("a) kubeops.platform.restart, 1 Deployment", ours(names[:1], False), names[:1])
+    many = runner.time(f"b) kubeops.platform.restart, {count} by selector", ours(names, True), names)
+    serial = runner.time("b) the same with parallel: 1", ours(names, True, parallel=1), names)
+    verdicts += [(f"a) returns within {RETURN_WITHIN:g}s of the rollout", one.overhead, RETURN_WITHIN),
+                 (f"b) returns within {RETURN_WITHIN:g}s of the rollout", many.overhead, RETURN_WITHIN)]
+    if not args.skip_core:
+        core_one = runner.time("a) kubernetes.core k8s + k8s_info, 1", theirs(names[:1]), names[:1])
+        core_many = runner.time(f"b) kubernetes.core loop x{count}", theirs(names), names)
+        print(f"  (kubernetes.core returned {core_one.overhead:.2f}s and {core_many.overhead:.2f}s after the "
+              "rollout completed)")
+        speedup = core_many.wall / many.wall
+        verdicts.append((f"b) {count} Deployments: speed-up over kubernetes.core", speedup, SPEEDUP_TARGET))
     print()
+    print(f"b) {count} Deployments by selector: default parallel {many.wall:.2f}s, parallel: 1 {serial.wall:.2f}s "
+          f"({serial.wall / many.wall:.2f}x the time; rolled out at {many.completed_after:.2f}s and "
+          f"{serial.completed_after:.2f}s)")
     met_all = True
     for label, value, target in verdicts:
         speed = "speed-up" in label
@@ -287,33 +255,50 @@ def main() -> int:
     parser.add_argument("--ansible-playbook", help="ansible-playbook to run (default: next to this Python)")
     parser.add_argument("--skip-core", action="store_true", help="time kubeops.platform only")
     parser.add_argument("--fake", action="store_true",
-                        help="no cluster: the in-memory API server of the unit tests, with a controller tick "
-                             "every --tick seconds (kubeops.platform only)")
+                        help="no cluster: the unit tests' in-memory API server on 127.0.0.1, its controllers "
+                             "ticking every --tick seconds (numbers mean nothing)")
     parser.add_argument("--tick", type=float, default=0.5, help="controller tick with --fake (default 0.5 s)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
     if args.deployments < 1:
         parser.error("--deployments must be at least 1")
+    if args.fake and args.context:
+        parser.error("--context does not apply with --fake, which writes its own kubeconfig")
 
     # SIGTERM (CI timeouts, kill) unwinds like Ctrl-C, so the finally block removes the namespace.
     signal.signal(signal.SIGTERM, lambda *_args: sys.exit(143))
-    cluster = None
-    try:
-        cluster = FakeCluster(args.tick) if args.fake else RealCluster(args.context)
-        met = run(cluster, args)
-    except BenchError as exc:
-        print(f"restart_bench: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("restart_bench: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        if cluster is not None:
-            try:
-                cluster.teardown()
-            except Exception as exc:  # report, but never hide the benchmark's own error
-                print(f"restart_bench: could not delete namespace {NAMESPACE} ({exc}); delete it with: "
-                      f"kubectl delete namespace {NAMESPACE}", file=sys.stderr)
+    cluster = fake = controllers = None
+    with tempfile.TemporaryDirectory(prefix="kubeops-bench-") as tmp:
+        try:
+            if args.fake:
+                print(FAKE_NOTICE)
+                fake = FakeCluster(Path(tmp))
+                os.environ["KUBECONFIG"] = str(fake.kubeconfig)
+                controllers = Controllers(fake.fake, args.tick)
+                controllers.start()
+            plays = Playbooks(Path(tmp), find_ansible_playbook(args.ansible_playbook),
+                              {"context": args.context} if args.context else {})
+            cluster = BenchCluster(args.context)
+            met = run(cluster, plays, args)
+        except BenchError as exc:
+            print(f"restart_bench: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("restart_bench: interrupted", file=sys.stderr)
+            return 130
+        finally:
+            if cluster is not None:
+                try:
+                    cluster.teardown()
+                except Exception as exc:  # report, but never hide the benchmark's own error
+                    print(f"restart_bench: could not delete namespace {NAMESPACE} ({exc}); delete it with: "
+                          f"kubectl delete namespace {NAMESPACE}", file=sys.stderr)
+            if controllers is not None:
+                controllers.stop.set()
+            if fake is not None:
+                fake.close()
+    if args.fake:
+        print(FAKE_NOTICE)
     return 1 if args.strict and not met else 0
 
 
