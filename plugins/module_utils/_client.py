@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from time import monotonic, sleep
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
-from ansible_collections.kubeops.platform.plugins.module_utils._connection import ConfigError, Connection
+from ansible_collections.kubeops.platform.plugins.module_utils._connection import Connection
+from ansible_collections.kubeops.platform.plugins.module_utils._errors import ApiError, ConfigError, UnreachableError
 
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 60
@@ -37,26 +38,6 @@ RETRY_JITTER = 0.2
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
-
-
-class ApiError(Exception):
-    """The API server answered with an error status."""
-
-    def __init__(self, status: int, reason: str, message: str, action: str = "", body: dict | None = None):
-        self.status = status
-        self.reason = reason
-        self.message = message
-        self.action = action
-        self.body = body or {}
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        prefix = f"{self.action}: " if self.action else ""
-        return f"{prefix}{self.message} (HTTP {self.status} {self.reason})"
-
-
-class UnreachableError(Exception):
-    """No answer from the API server (refused, timed out, DNS, TLS)."""
 
 
 @dataclass(frozen=True)

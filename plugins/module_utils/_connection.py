@@ -15,6 +15,8 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ansible_collections.kubeops.platform.plugins.module_utils._errors import ConfigError
+
 IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 # AnsibleModule.run_command: (args, environ_update=...) -> (rc, stdout, stderr)
@@ -74,10 +76,6 @@ def auth_argument_spec(env_fallback) -> dict:
     for name, var in ENV_FALLBACKS.items():
         spec[name]["fallback"] = (env_fallback, [var])
     return spec
-
-
-class ConfigError(Exception):
-    """The connection settings are incomplete or inconsistent."""
 
 
 @dataclass

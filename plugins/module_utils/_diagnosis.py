@@ -27,12 +27,8 @@ from typing import Callable
 from ansible_collections.kubeops.platform.plugins.module_utils import _scheduling as sched
 from ansible_collections.kubeops.platform.plugins.module_utils._owners import Owners, controller_ref, uid
 from ansible_collections.kubeops.platform.plugins.module_utils._problems import ERROR, PROBLEMS, WARNING
-from ansible_collections.kubeops.platform.plugins.module_utils._rollout import (
-    describe_pods,
-    is_ready,
-    pod_problem,
-    rollout_status,
-)
+from ansible_collections.kubeops.platform.plugins.module_utils._pods import describe_pods, is_ready, pod_problem
+from ansible_collections.kubeops.platform.plugins.module_utils._rollout import rollout_status
 from ansible_collections.kubeops.platform.plugins.module_utils._selectors import normalize_selector, selector_match
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")

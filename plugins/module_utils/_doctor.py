@@ -7,7 +7,8 @@ Private to the kubeops.platform collection: no compatibility promise outside it.
 
 from __future__ import annotations
 
-from ansible_collections.kubeops.platform.plugins.module_utils._client import ApiError, K8sClient, Resource
+from ansible_collections.kubeops.platform.plugins.module_utils._client import K8sClient, Resource
+from ansible_collections.kubeops.platform.plugins.module_utils._errors import ApiError, TaskFailed
 from ansible_collections.kubeops.platform.plugins.module_utils._diagnosis import (
     LOG_LINES,
     MAX_LOG_READS,
@@ -17,7 +18,6 @@ from ansible_collections.kubeops.platform.plugins.module_utils._diagnosis import
     Unavailable,
     diagnose,
 )
-from ansible_collections.kubeops.platform.plugins.module_utils._module import TaskFailed
 from ansible_collections.kubeops.platform.plugins.module_utils._problems import ERROR, WARNING
 from ansible_collections.kubeops.platform.plugins.module_utils._selectors import format_selector
 from ansible_collections.kubeops.platform.plugins.module_utils._validation import show

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ansible_collections.kubeops.platform.plugins.module_utils._client import MERGE_PATCH, ApiError, K8sClient
-from ansible_collections.kubeops.platform.plugins.module_utils._module import TaskFailed
+from ansible_collections.kubeops.platform.plugins.module_utils._client import MERGE_PATCH, K8sClient
+from ansible_collections.kubeops.platform.plugins.module_utils._errors import ApiError, TaskFailed
 from ansible_collections.kubeops.platform.plugins.module_utils._parallel import (
     PARALLEL_OPTIONS,
     Stopped,
@@ -23,14 +23,10 @@ from ansible_collections.kubeops.platform.plugins.module_utils._parallel import 
     check_parallel,
 )
 from ansible_collections.kubeops.platform.plugins.module_utils import _rollout
-from ansible_collections.kubeops.platform.plugins.module_utils._rollout import (
-    Poller,
-    controller_of,
-    is_mirror_pod,
-    is_terminating,
-)
+from ansible_collections.kubeops.platform.plugins.module_utils._owners import controller_ref
+from ansible_collections.kubeops.platform.plugins.module_utils._pods import is_mirror_pod, is_terminating
+from ansible_collections.kubeops.platform.plugins.module_utils._rollout import wait_for
 from ansible_collections.kubeops.platform.plugins.module_utils._targets import (
-    CONFLICT_RETRIES,
     GUARD_OPTIONS,
     OBJECT_OPTIONS,
     TARGET_OPTIONS,
@@ -38,6 +34,8 @@ from ansible_collections.kubeops.platform.plugins.module_utils._targets import (
     batches,
     check_batches,
     describe,
+    read_or_none,
+    retry_on_conflict,
 )
 
 # What skipping a finalizer's work may leave behind, for the warning.
@@ -209,7 +207,7 @@ class ForceDelete:
         verb = "would be deleted" if self.check_mode else "were deleted"
         text = (f"pods {', '.join(item.label for item in on_nodes)} {verb} at once: immediate deletion does not wait "
                 "for confirmation that the containers have stopped, so they may keep running on their node")
-        stateful = [item.label for item in on_nodes if (controller_of(item.obj) or {}).get("kind") == "StatefulSet"]
+        stateful = [item.label for item in on_nodes if (controller_ref(item.obj) or {}).get("kind") == "StatefulSet"]
         if stateful:
             text += (f"; {', '.join(stateful)} belong to a StatefulSet, whose replacement starts under the same name "
                      "and may run beside the old pod (two pods with one identity and one volume)")
@@ -243,61 +241,56 @@ class ForceDelete:
 
     def _send_strip(self, client: K8sClient, item: Item, dry_run: bool) -> list[str]:
         """Clear the finalizers, guarded by resourceVersion; on a conflict read again and retry."""
-        for _attempt in range(CONFLICT_RETRIES):
-            held = finalizers_of(item.obj)
-            meta = item.obj["metadata"]
+
+        def attempt(obj: dict) -> list[str]:
+            item.obj = obj
+            held, meta = finalizers_of(obj), obj["metadata"]
             try:
                 if meta.get("finalizers"):
                     patch = {"metadata": {"finalizers": None, "resourceVersion": meta["resourceVersion"]}}
                     answer = client.patch(self._path(item), patch, MERGE_PATCH, dry_run=dry_run,
                                           action=f"remove the finalizers of {item.label}")
-                    if not dry_run:
-                        item.obj = answer if answer.get("metadata") else item.obj
+                    if not dry_run and answer.get("metadata"):
+                        item.obj = answer
                 if self.kind == "Namespace" and (item.obj.get("spec") or {}).get("finalizers"):
                     body = {**item.obj, "spec": {**item.obj["spec"], "finalizers": []}}
-                    client.replace(self._path(item, "finalize"), body, dry_run=dry_run,
-                                   action=f"finalize {item.label}")
+                    client.replace(self._path(item, "finalize"), body, dry_run=dry_run, action=f"finalize {item.label}")
             except ApiError as exc:
-                if exc.status == 404:
-                    item.gone = True
-                    return held
-                if exc.status != 409:
-                    raise self._failure(str(exc)) from exc
-                fresh = self._get(item, client)
-                if fresh is None:
-                    item.gone = True
-                    return []
-                item.obj = fresh
-                continue
+                if exc.status != 404:
+                    raise
+                item.gone = True
             return held
-        raise self._failure(f"{item.label} kept changing while its finalizers were being removed "
-                            f"({CONFLICT_RETRIES} conflicts in a row)")
+
+        try:
+            removed = retry_on_conflict(item.label, item.obj, attempt, lambda: self._get(item, client),
+                                        "its finalizers were being removed")
+        except ApiError as exc:
+            raise self._failure(str(exc)) from exc
+        if removed is None:
+            item.gone = True
+            return []
+        return removed
 
     def _wait(self, items: list[Item]) -> None:
-        poller = Poller(self.timeout)
-        pending = list(items)
-        while pending:
+        """Until every item is gone, or the timeout."""
+
+        def look(pending: list[Item]) -> list[Item]:
             for item in pending:
                 current = self._get(item)
-                if current is None:
-                    item.gone = True
-                else:
-                    item.obj = current
-            pending = [item for item in pending if not item.gone]
-            if not pending or poller.expired():
-                return
-            poller.pause(seen=tuple(_version(item.obj) for item in pending))
+                item.gone = current is None
+                item.obj = current or item.obj
+            return [item for item in pending if not item.gone]
+
+        wait_for(items, look, self.timeout, lambda pending: tuple(_version(item.obj) for item in pending))
 
     # -- helpers
     def _get(self, item: Item, client: K8sClient | None = None) -> dict | None:
         """The object as it is now, or None once it is gone (a new object of that name does not count)."""
         try:
-            current = (client or self.client).get(self._path(item), action=f"read {item.label}")
+            current = read_or_none(client or self.client, self._path(item), item.label)
         except ApiError as exc:
-            if exc.status == 404:
-                return None
             raise self._failure(str(exc)) from exc
-        if current["metadata"].get("uid") != item.uid:
+        if current is None or current["metadata"].get("uid") != item.uid:
             return None
         current.setdefault("apiVersion", self.resource.api_version)
         current.setdefault("kind", self.kind)

@@ -11,11 +11,13 @@ from typing import Callable
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
-from ansible_collections.kubeops.platform.plugins.module_utils._client import ApiError, K8sClient, UnreachableError
-from ansible_collections.kubeops.platform.plugins.module_utils._connection import (
+from ansible_collections.kubeops.platform.plugins.module_utils._client import K8sClient
+from ansible_collections.kubeops.platform.plugins.module_utils._connection import auth_argument_spec, resolve_connection
+from ansible_collections.kubeops.platform.plugins.module_utils._errors import (
+    ApiError,
     ConfigError,
-    auth_argument_spec,
-    resolve_connection,
+    TaskFailed,
+    UnreachableError,
 )
 
 
@@ -46,11 +48,3 @@ def run(module: AnsibleModule, task: Callable[[AnsibleModule, K8sClient], dict])
         if client is not None:
             client.close()
     module.exit_json(**result)
-
-
-class TaskFailed(Exception):
-    """A failure that still reports what was done before it (partial results)."""
-
-    def __init__(self, message: str, **result):
-        super().__init__(message)
-        self.result = result

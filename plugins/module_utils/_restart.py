@@ -17,94 +17,53 @@ all its targets together and waits for all of them at once.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
 from ansible_collections.kubeops.platform.plugins.module_utils import _rollout
-from ansible_collections.kubeops.platform.plugins.module_utils._client import MERGE_PATCH, ApiError, K8sClient
-from ansible_collections.kubeops.platform.plugins.module_utils._module import TaskFailed
+from ansible_collections.kubeops.platform.plugins.module_utils._client import MERGE_PATCH, K8sClient
+from ansible_collections.kubeops.platform.plugins.module_utils._errors import ApiError, TaskFailed
 from ansible_collections.kubeops.platform.plugins.module_utils._parallel import (
     PARALLEL_OPTIONS,
     Stopped,
     Workers,
     check_parallel,
 )
+from ansible_collections.kubeops.platform.plugins.module_utils._owners import Owners, controller_ref
+from ansible_collections.kubeops.platform.plugins.module_utils._pod_manifest import clean_pod_manifest
+from ansible_collections.kubeops.platform.plugins.module_utils._pods import describe_pods, is_ready, is_terminating, pod_problem
+from ansible_collections.kubeops.platform.plugins.module_utils._restart_plan import (
+    KINDS,
+    RESTARTED_AT,
+    STRATEGIES,
+    TRIGGER_ANNOTATION,
+    check_strategy,
+    choose_strategy,
+    resolve_kind,
+    restarted_at,
+    trigger_unchanged,
+    view,
+)
 from ansible_collections.kubeops.platform.plugins.module_utils._rollout import (
-    Poller,
     Progress,
-    controller_of,
-    describe_pods,
-    is_mirror_pod,
-    is_ready,
-    is_terminating,
-    pod_problem,
+    observed,
     pod_status,
     replicas_status,
     rollout_status,
-    update_strategy,
+    spec_replicas,
+    wait_for,
 )
 from ansible_collections.kubeops.platform.plugins.module_utils._selectors import format_selector
 from ansible_collections.kubeops.platform.plugins.module_utils._targets import (
     GUARD_OPTIONS,
-    batches,
-    check_batches,
     NAMESPACE_OPTIONS,
     TARGET_OPTIONS,
     Targets,
+    batches,
+    check_batches,
     describe,
+    read_or_none,
     update_objects,
 )
-
-RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
-TRIGGER_ANNOTATION = "kubeops.platform/restart-trigger"
-STRATEGIES = ["rollout", "recreate", "scale", "delete_pods"]
-SERVICE_ACCOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
-
-
-@dataclass(frozen=True)
-class KindInfo:
-    api_version: str
-    strategies: tuple[str, ...]
-    default: str | None  # None: chosen per object (Pods)
-
-
-KINDS = {
-    "Deployment": KindInfo("apps/v1", ("rollout", "scale", "delete_pods"), "rollout"),
-    "StatefulSet": KindInfo("apps/v1", ("rollout", "scale", "delete_pods"), "rollout"),
-    "DaemonSet": KindInfo("apps/v1", ("rollout", "delete_pods"), "rollout"),
-    "ReplicaSet": KindInfo("apps/v1", ("scale", "delete_pods"), "delete_pods"),
-    "Pod": KindInfo("v1", ("recreate", "delete_pods"), None),
-}
-# kubectl's names for the kinds, so survey answers like "deploy" or "sts" work.
-ALIASES = {
-    **{name: "Deployment" for name in ("deployment", "deployments", "deploy")},
-    **{name: "StatefulSet" for name in ("statefulset", "statefulsets", "sts")},
-    **{name: "DaemonSet" for name in ("daemonset", "daemonsets", "ds")},
-    **{name: "ReplicaSet" for name in ("replicaset", "replicasets", "rs")},
-    **{name: "Pod" for name in ("pod", "pods", "po")},
-}
-NOT_RESTARTABLE = {
-    **dict.fromkeys(("job", "jobs"), "a Job is not restarted: its pods run to completion once. Re-create it instead: "
-                                     "delete the Job and create it again from its manifest (kubernetes.core.k8s with "
-                                     "state absent, then present), or create a new Job from the same spec"),
-    **dict.fromkeys(("cronjob", "cronjobs", "cj"), "a CronJob is not restarted: to run it now, create a Job from it "
-                                                   "(kubectl create job NAME --from=cronjob/CRONJOB)"),
-}
-# Why a strategy does not fit a whole kind, and what to use instead.
-MISFITS = {
-    ("rollout", "Pod"): "a bare Pod has no rollout; use strategy recreate (delete it and create it again from its "
-                        "own spec), or delete_pods when a controller owns it",
-    ("rollout", "ReplicaSet"): "only a Deployment rolls out; restart the ReplicaSet's Deployment, or use strategy "
-                               "delete_pods or scale",
-    ("recreate", "Deployment"): "recreate is for bare Pods; for a Deployment use rollout, scale or delete_pods",
-    ("recreate", "StatefulSet"): "recreate is for bare Pods; for a StatefulSet use rollout, scale or delete_pods",
-    ("recreate", "DaemonSet"): "recreate is for bare Pods; for a DaemonSet use rollout or delete_pods",
-    ("recreate", "ReplicaSet"): "recreate is for bare Pods; for a ReplicaSet use delete_pods or scale",
-    ("scale", "DaemonSet"): "a DaemonSet has no replica count (one pod per node); use rollout or delete_pods",
-    ("scale", "Pod"): "a Pod has no replica count; use recreate for a bare Pod, delete_pods for a controlled one",
-}
-
 
 def restart_options() -> dict:
     return {
@@ -119,161 +78,6 @@ def restart_options() -> dict:
         "wait_timeout": {"type": "int", "default": 300},
         "trigger": {"type": "str"},
     }
-
-
-# ---- choosing and checking ------------------------------------------------------------------------
-def resolve_kind(text: str) -> str:
-    """The canonical kind for a name as kubectl accepts it; refuses kinds that are not restarted."""
-    key = (text or "").strip().lower()
-    if key in ALIASES:
-        return ALIASES[key]
-    if key in NOT_RESTARTABLE:
-        raise ValueError(f"kind '{text}' cannot be restarted: {NOT_RESTARTABLE[key]}")
-    raise ValueError(f"kind '{text}' cannot be restarted: choose one of {', '.join(KINDS)}")
-
-
-def check_strategy(kind: str, strategy: str | None) -> None:
-    """Refuse a strategy that never fits the kind, before anything is read."""
-    if strategy is not None and strategy not in KINDS[kind].strategies:
-        raise ValueError(f"strategy '{strategy}' does not fit a {kind}: {MISFITS[(strategy, kind)]}")
-
-
-def choose_strategy(kind: str, obj: dict, strategy: str | None, trigger: str | None) -> str:
-    """The strategy for this object, or ValueError saying why it does not fit."""
-    label = describe(obj, kind)
-    owner = controller_of(obj)
-    if kind == "Pod" and is_mirror_pod(obj):
-        node = (obj.get("spec") or {}).get("nodeName") or "its node"
-        raise ValueError(f"{label} is the mirror of a static pod, run by the kubelet of {node} from a manifest file: "
-                         "deleting it through the API only makes the kubelet create the mirror again while the "
-                         "containers keep running. Restart it on the node: move its manifest out of the kubelet's "
-                         "staticPodPath (usually /etc/kubernetes/manifests) and back")
-    if kind == "Pod":
-        chosen = strategy or ("delete_pods" if owner else "recreate")
-        if chosen == "recreate" and owner:
-            raise ValueError(f"{label} is owned by {owner['kind']} {owner['name']}: recreate is for bare Pods (its "
-                             "controller would replace it meanwhile); use strategy delete_pods, or restart the "
-                             f"{owner['kind']}")
-        if chosen == "delete_pods" and not owner:
-            raise ValueError(f"{label} has no controller: deleting it would lose it for good; use strategy recreate")
-        if chosen == "delete_pods" and owner["kind"] in ("Job", "CronJob"):
-            raise ValueError(f"{label} belongs to {owner['kind']} {owner['name']}: {NOT_RESTARTABLE['job']}")
-        if chosen == "delete_pods" and trigger is not None:
-            raise ValueError(f"{label} is replaced by a new pod from {owner['kind']} {owner['name']}, so the "
-                             f"trigger cannot be recorded on it: restart the {owner['kind']} with trigger instead")
-        return chosen
-    chosen = strategy or KINDS[kind].default or ""
-    if chosen == "rollout" and update_strategy(obj) == "OnDelete":
-        raise ValueError(f"{label} uses updateStrategy OnDelete: a rollout restart would not replace its pods; "
-                         "use strategy delete_pods")
-    if chosen == "rollout" and kind == "Deployment" and (obj.get("spec") or {}).get("paused"):
-        raise ValueError(f"{label} is paused: a rollout restart would not start until it is resumed "
-                         "(kubectl rollout resume); resume it first, or use strategy delete_pods")
-    if chosen == "scale" and kind == "ReplicaSet" and owner:
-        raise ValueError(f"{label} is managed by {owner['kind']} {owner['name']}, which would undo the scale; "
-                         f"restart the {owner['kind']}, or use strategy delete_pods")
-    return chosen
-
-
-def recorded_trigger(obj: dict) -> str | None:
-    return ((obj.get("metadata") or {}).get("annotations") or {}).get(TRIGGER_ANNOTATION)
-
-
-def trigger_unchanged(obj: dict, trigger: str | None) -> bool:
-    """Whether the last restart recorded this same trigger (without a trigger, every run restarts)."""
-    return trigger is not None and recorded_trigger(obj) == trigger
-
-
-def restarted_at(now: datetime | None = None, previous: str | None = None) -> str:
-    """The restartedAt value kubectl writes: RFC 3339 local time, seconds; never the same as the last one."""
-    moment = (now or datetime.now()).astimezone().replace(microsecond=0)
-    value = _rfc3339(moment)
-    if value == previous:  # a second restart within the same second must still change the template
-        value = _rfc3339(moment + timedelta(seconds=1))
-    return value
-
-
-def _rfc3339(moment: datetime) -> str:
-    text = moment.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-# ---- recreate: the pod's own spec without what the server set ---------------------------------------
-SERVER_METADATA = ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
-                   "generation", "managedFields", "selfLink")
-
-
-def token_volume_names(pod: dict) -> set[str]:
-    """Service-account token volumes the admission plugin injected (it injects them again on create)."""
-    spec = pod.get("spec") or {}
-    mounted_at_sa_path = {
-        mount.get("name")
-        for container in (spec.get("containers") or []) + (spec.get("initContainers") or [])
-        for mount in container.get("volumeMounts") or []
-        if mount.get("mountPath") == SERVICE_ACCOUNT_PATH
-    }
-    names = set()
-    for volume in spec.get("volumes") or []:
-        name = volume.get("name") or ""
-        projected = (volume.get("projected") or {}).get("sources") or []
-        if name.startswith("kube-api-access-") and any("serviceAccountToken" in source for source in projected):
-            names.add(name)
-        elif name in mounted_at_sa_path and "-token-" in ((volume.get("secret") or {}).get("secretName") or ""):
-            names.add(name)  # the legacy token Secret volume of clusters before 1.24
-    return names
-
-
-def clean_pod_manifest(pod: dict) -> dict:
-    """What ``kubectl replace --force`` re-creates: the pod without the fields the server set.
-
-    Removed: uid, resourceVersion, timestamps, generation, managedFields, status, the node binding
-    (the scheduler places the new pod), the admission-computed priority, ephemeral (debug)
-    containers, which a create may not carry, and the injected service-account token volumes and
-    their mounts (the new pod gets fresh ones). Kept: name, namespace, labels, annotations,
-    owner references, finalizers and the rest of the spec.
-    """
-    manifest = copy.deepcopy(pod)
-    manifest["apiVersion"], manifest["kind"] = "v1", "Pod"
-    meta = manifest.setdefault("metadata", {})
-    for key in SERVER_METADATA:
-        meta.pop(key, None)
-    manifest.pop("status", None)
-    spec = manifest.setdefault("spec", {})
-    for key in ("nodeName", "priority", "ephemeralContainers"):
-        spec.pop(key, None)
-    tokens = token_volume_names(pod)
-    if tokens:
-        spec["volumes"] = [v for v in spec.get("volumes") or [] if v.get("name") not in tokens]
-        if not spec["volumes"]:
-            del spec["volumes"]
-        for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
-            if "volumeMounts" in container:
-                container["volumeMounts"] = [m for m in container["volumeMounts"] if m.get("name") not in tokens]
-                if not container["volumeMounts"]:
-                    del container["volumeMounts"]
-    return manifest
-
-
-# ---- what a result shows -------------------------------------------------------------------------
-def view(kind: str, obj: dict) -> dict:
-    """The fields a restart changes, for before/after and diff."""
-    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
-    trigger = (meta.get("annotations") or {}).get(TRIGGER_ANNOTATION)
-    if kind == "Pod":
-        return {"uid": meta.get("uid"), "node": spec.get("nodeName"), "trigger": trigger}
-    shown: dict = {}
-    if kind != "ReplicaSet":
-        template_annotations = ((spec.get("template") or {}).get("metadata") or {}).get("annotations") or {}
-        shown["restarted_at"] = template_annotations.get(RESTARTED_AT)
-    if kind == "Deployment":
-        shown["revision"] = (meta.get("annotations") or {}).get("deployment.kubernetes.io/revision")
-    elif kind == "StatefulSet":
-        shown["revision"] = status.get("updateRevision")
-    shown["generation"] = meta.get("generation")
-    if kind != "DaemonSet":
-        shown["replicas"] = spec.get("replicas", 1)
-    shown["trigger"] = trigger
-    return shown
 
 
 # ---- the run ----------------------------------------------------------------------------------------
@@ -367,7 +171,7 @@ class Restart:
         for item in self.items:
             if trigger_unchanged(item.obj, self.trigger):
                 item.message = "trigger unchanged since the last restart: not restarted"
-            elif item.strategy == "scale" and _replicas(item.obj) == 0:
+            elif item.strategy == "scale" and spec_replicas(item.obj) == 0:
                 item.message = "scaled to 0 replicas: no pods to restart"
             else:
                 todo.append(item)
@@ -461,7 +265,7 @@ class Restart:
         for item in items:
             if item.kind == "Pod":
                 item.old_pods = [item.obj]
-                owner = controller_of(item.obj) or {}
+                owner = controller_ref(item.obj) or {}
                 if owner.get("kind") in ("ReplicaSet", "StatefulSet", "DaemonSet"):
                     item.owner_kind = owner["kind"]
             else:  # pods already terminating go anyway: neither deleted again nor waited for
@@ -521,7 +325,7 @@ class Restart:
         started = _rollout.monotonic()
         for item in items:
             item.old_pods = self.pods_of(item.kind, item.obj)
-            item.replicas = _replicas(item.obj)
+            item.replicas = spec_replicas(item.obj)
             item.started = started
         try:
             try:
@@ -546,7 +350,7 @@ class Restart:
     def _scaled_down(self, kind: str, obj: dict | None, item: Item) -> Progress:
         if obj is None:
             return Progress(False, f"the {kind} was deleted while scaled to 0", failed=True)
-        if not _observed(obj):
+        if not observed(obj):
             return Progress(False, "waiting for the scale to 0 to be observed")
         left = self.pods_of(kind, obj)
         if left:
@@ -656,9 +460,8 @@ class Restart:
         """Look at every pending item until ``look`` says done, backing off between looks."""
         for item in items:
             item.finished = None
-        poller = Poller(self.timeout)
-        pending = list(items)
-        while True:
+
+        def check(pending: list[Item]) -> list[Item]:
             self._refresh(pending)
             still = []
             for item in pending:
@@ -670,12 +473,12 @@ class Restart:
                     item.finished = _rollout.monotonic()
                 else:
                     still.append(item)
-            pending = still
-            if not pending:
-                return
-            if poller.expired():
-                raise self._stuck(pending, f"timed out after {self.timeout}s waiting for {what}", manifests)
-            poller.pause(seen=tuple((item.waiting, _version(item.current)) for item in pending))
+            return still
+
+        left = wait_for(items, check, self.timeout,
+                        lambda pending: tuple((item.waiting, _version(item.current)) for item in pending))
+        if left:
+            raise self._stuck(left, f"timed out after {self.timeout}s waiting for {what}", manifests)
 
     def _refresh(self, items: list[Item]) -> None:
         """Read the pending objects again: one LIST when a selector chose them, else a GET each."""
@@ -687,7 +490,7 @@ class Restart:
                 listed[(obj["metadata"].get("namespace"), obj["metadata"]["name"])] = obj
         for item in items:
             if item.owner_kind:
-                owner = controller_of(item.old_pods[0]) or {}
+                owner = controller_ref(item.old_pods[0]) or {}
                 item.current = self._get(self.client.resource("apps/v1", item.owner_kind), item.key[0], owner["name"])
             else:
                 item.current = listed.get(item.key) or self._get(self.resource, *item.key)
@@ -695,12 +498,7 @@ class Restart:
                     item.obj = item.current
 
     def _get(self, resource, namespace: str | None, name: str) -> dict | None:
-        try:
-            return self.client.get(resource.path(namespace, name), action=f"read {resource.kind} {namespace}/{name}")
-        except ApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return read_or_none(self.client, resource.path(namespace, name), f"{resource.kind} {namespace}/{name}")
 
     def _stuck(self, items: list[Item], headline: str, manifests: bool) -> TaskFailed:
         """The failure of a wait: what each item still waits for, and which of its pods are not ready."""
@@ -734,15 +532,12 @@ class Restart:
         selector = format_selector((obj.get("spec") or {}).get("selector") or {})
         pods = self.client.list(self.pods.path(namespace), label_selector=selector,
                                 action=f"list the pods of {kind} {namespace}/{name}")
-        uid = obj["metadata"].get("uid")
-
-        def owned(pod: dict) -> bool:
-            owner = controller_of(pod) or {}
-            if kind == "Deployment":  # owned through its ReplicaSets, named <deployment>-<pod-template-hash>
-                return owner.get("kind") == "ReplicaSet" and owner.get("name", "").rsplit("-", 1)[0] == name
-            return owner.get("uid") == uid
-
-        return [pod for pod in pods if owned(pod)]
+        replicasets = []
+        if kind == "Deployment":  # its pods are owned by its ReplicaSets, which it owns: uids, not names
+            replicasets = self.client.list(self.client.resource("apps/v1", "ReplicaSet").path(namespace),
+                                           label_selector=selector,
+                                           action=f"list the ReplicaSets of Deployment {namespace}/{name}")
+        return Owners(replicasets).pods_of(obj, pods)
 
     # -- results
     def results(self) -> list[dict]:
@@ -787,16 +582,6 @@ class Restart:
 
 def _version(obj: dict | None) -> str | None:
     return ((obj or {}).get("metadata") or {}).get("resourceVersion")
-
-
-def _replicas(obj: dict) -> int:
-    replicas = (obj.get("spec") or {}).get("replicas")
-    return 1 if replicas is None else int(replicas)
-
-
-def _observed(obj: dict) -> bool:
-    meta, status = obj.get("metadata") or {}, obj.get("status") or {}
-    return int(meta.get("generation") or 0) <= int(status.get("observedGeneration") or 0)
 
 
 def run_restart(module, client: K8sClient) -> dict:

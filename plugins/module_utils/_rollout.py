@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from time import monotonic, sleep
 
+from ansible_collections.kubeops.platform.plugins.module_utils._pods import is_ready, pod_problem, problem_text
+
 # Poll intervals: start fast (most restarts of small workloads finish in seconds), back off
 # while nothing changes, and never wait more than a second between two looks.
 FIRST_INTERVAL = 0.1
 BACKOFF = 1.5
 MAX_INTERVAL = 1.0
-# How many not-ready pods a timeout message names per workload.
-PODS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,12 @@ def _status(obj: dict) -> dict:
     return obj.get("status") or {}
 
 
-def _observed(obj: dict) -> bool:
+def observed(obj: dict) -> bool:
+    """Whether the controller has seen the latest spec (observedGeneration caught up with generation)."""
     return _int((obj.get("metadata") or {}).get("generation")) <= _int(_status(obj).get("observedGeneration"))
 
 
-def _spec_replicas(obj: dict) -> int:
+def spec_replicas(obj: dict) -> int:
     replicas = (obj.get("spec") or {}).get("replicas")
     return 1 if replicas is None else int(replicas)
 
@@ -66,13 +67,13 @@ def rollout_status(kind: str, obj: dict) -> Progress:
 
 def _deployment(obj: dict) -> Progress:
     status = _status(obj)
-    if not _observed(obj):
+    if not observed(obj):
         return Progress(False, "waiting for the deployment spec update to be observed")
     for condition in status.get("conditions") or []:
         if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
             return Progress(False, f"deployment exceeded its progress deadline ({condition.get('message') or 'no message'})",
                             failed=True)
-    wanted = _spec_replicas(obj)
+    wanted = spec_replicas(obj)
     updated, replicas, available = (_int(status.get(k)) for k in ("updatedReplicas", "replicas", "availableReplicas"))
     if updated < wanted:
         return Progress(False, f"{updated} out of {wanted} new replicas have been updated")
@@ -87,9 +88,9 @@ def _statefulset(obj: dict) -> Progress:
     status, spec = _status(obj), obj.get("spec") or {}
     if update_strategy(obj) != "RollingUpdate":
         return Progress(False, "rollout status is only available for the RollingUpdate strategy type", failed=True)
-    if not _int(status.get("observedGeneration")) or not _observed(obj):
+    if not _int(status.get("observedGeneration")) or not observed(obj):
         return Progress(False, "waiting for the statefulset spec update to be observed")
-    wanted = _spec_replicas(obj)
+    wanted = spec_replicas(obj)
     ready = _int(status.get("readyReplicas"))
     if ready < wanted:
         return Progress(False, f"waiting for {wanted - ready} pods to be ready")
@@ -112,7 +113,7 @@ def _daemonset(obj: dict) -> Progress:
     status = _status(obj)
     if update_strategy(obj) != "RollingUpdate":
         return Progress(False, "rollout status is only available for the RollingUpdate strategy type", failed=True)
-    if not _observed(obj):
+    if not observed(obj):
         return Progress(False, "waiting for the daemon set spec update to be observed")
     desired = _int(status.get("desiredNumberScheduled"))
     updated, available = _int(status.get("updatedNumberScheduled")), _int(status.get("numberAvailable"))
@@ -125,9 +126,9 @@ def _daemonset(obj: dict) -> Progress:
 
 def _replicaset(obj: dict) -> Progress:
     status = _status(obj)
-    if not _observed(obj):
+    if not observed(obj):
         return Progress(False, "waiting for the replica set spec update to be observed")
-    wanted = _spec_replicas(obj)
+    wanted = spec_replicas(obj)
     replicas, ready, available = (_int(status.get(k)) for k in ("replicas", "readyReplicas", "availableReplicas"))
     if replicas > wanted:
         return Progress(False, f"{replicas - wanted} extra replicas are pending termination")
@@ -144,7 +145,7 @@ def desired_pods(kind: str, obj: dict) -> int:
         return _int(_status(obj).get("desiredNumberScheduled"))
     if kind == "Pod":
         return 1
-    return _spec_replicas(obj)
+    return spec_replicas(obj)
 
 
 def replicas_status(kind: str, obj: dict) -> Progress:
@@ -154,7 +155,7 @@ def replicas_status(kind: str, obj: dict) -> Progress:
     counters say nothing and OnDelete workloads must be waited for too.
     """
     status = _status(obj)
-    if not _observed(obj):
+    if not observed(obj):
         return Progress(False, f"waiting for the {kind} spec update to be observed")
     if kind == "DaemonSet":
         desired = desired_pods(kind, obj)
@@ -164,7 +165,7 @@ def replicas_status(kind: str, obj: dict) -> Progress:
         return Progress(True, "all pods available")
     if kind == "Deployment":
         return _deployment(obj)
-    wanted = _spec_replicas(obj)
+    wanted = spec_replicas(obj)
     ready = _int(status.get("readyReplicas"))
     available = _int(status.get("availableReplicas"))
     if _int(status.get("replicas")) > wanted:
@@ -177,83 +178,12 @@ def replicas_status(kind: str, obj: dict) -> Progress:
 
 
 # ---- pods -----------------------------------------------------------------------------------------
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
-
-
-def controller_of(obj: dict) -> dict | None:
-    """The owner reference with ``controller: true``, or None."""
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return ref
-    return None
-
-
-def is_mirror_pod(pod: dict) -> bool:
-    """A static pod's mirror: the kubelet runs it from a manifest file and recreates the mirror at once."""
-    return MIRROR_ANNOTATION in ((pod.get("metadata") or {}).get("annotations") or {})
-
-
-def is_terminating(obj: dict) -> bool:
-    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
-
-
-def is_ready(pod: dict) -> bool:
-    if is_terminating(pod) or _status(pod).get("phase") != "Running":
-        return False
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in _status(pod).get("conditions") or [])
-
-
 def pod_status(pod: dict) -> Progress:
     """A single pod: done when Running and Ready (or Succeeded); failed when Failed."""
     phase = _status(pod).get("phase") or "Pending"
     if phase == "Succeeded" or is_ready(pod):
         return Progress(True, phase)
     return Progress(False, problem_text(pod_problem(pod)), failed=phase == "Failed")
-
-
-def pod_problem(pod: dict) -> dict:
-    """Why a pod is not ready: {name, phase, reason, message}, reasons as kubectl get/describe show them."""
-    meta, status = pod.get("metadata") or {}, _status(pod)
-    phase = "Terminating" if is_terminating(pod) else status.get("phase") or "Pending"
-    reason, message = "", ""
-    if is_terminating(pod) and meta.get("finalizers"):
-        reason, message = "Finalizers", ", ".join(meta["finalizers"])
-    if not reason and status.get("reason"):  # Evicted, NodeLost, ...: the pod's own reason comes first
-        reason, message = status["reason"], status.get("message") or ""
-    statuses = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
-    for container in statuses:
-        if reason:
-            break
-        state = container.get("state") or {}
-        if "waiting" in state and state["waiting"].get("reason"):
-            reason, message = state["waiting"]["reason"], state["waiting"].get("message") or ""
-        elif "terminated" in state and phase != "Succeeded":
-            term = state["terminated"]
-            reason = term.get("reason") or "Terminated"
-            message = term.get("message") or f"exit code {term.get('exitCode')}"
-        elif not container.get("ready") and phase == "Running":
-            reason, message = "NotReady", f"container {container.get('name')} is not ready"
-    for condition in status.get("conditions") or []:
-        if reason:
-            break
-        if condition.get("status") == "False" and condition.get("type") in ("PodScheduled", "Ready"):
-            reason = condition.get("reason") or f"{condition['type']}False"
-            message = condition.get("message") or ""
-    return {"name": meta.get("name"), "phase": phase, "reason": reason, "message": message}
-
-
-def problem_text(problem: dict) -> str:
-    """'Pending (ImagePullBackOff: Back-off pulling image "nginx:nope")'."""
-    why = problem["reason"] + (f": {problem['message']}" if problem["message"] else "")
-    return problem["phase"] + (f" ({why})" if why else "")
-
-
-def describe_pods(problems: list[dict]) -> str:
-    """'web-1 Pending (ImagePullBackOff: ...), web-2 Running (NotReady: ...)', at most PODS_SHOWN."""
-    shown = [f"{problem['name']} {problem_text(problem)}" for problem in problems[:PODS_SHOWN]]
-    if len(problems) > PODS_SHOWN:
-        shown.append(f"and {len(problems) - PODS_SHOWN} more")
-    return ", ".join(shown)
 
 
 # ---- waiting --------------------------------------------------------------------------------------
@@ -286,3 +216,18 @@ class Poller:
             self.interval = FIRST_INTERVAL
         sleep(max(0.0, min(self.interval, self.remaining())))
         self.interval = min(self.interval * BACKOFF, MAX_INTERVAL)
+
+
+def wait_for(pending: list, look, timeout: float, seen) -> list:
+    """Look at ``pending`` until nothing is left or ``timeout`` passed; returns what is left.
+
+    ``look(pending)`` reads the objects again and returns those not done yet (it may raise to
+    stop early); ``seen(left)`` is what that look saw, so the pauses shorten again after a change.
+    """
+    poller = Poller(timeout)
+    while pending:
+        pending = look(pending)
+        if not pending or poller.expired():
+            break
+        poller.pause(seen=seen(pending))
+    return pending

@@ -7,10 +7,10 @@ Private to the kubeops.platform collection: no compatibility promise outside it.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, TypeVar
 
-from ansible_collections.kubeops.platform.plugins.module_utils._client import ApiError, K8sClient, Resource
-from ansible_collections.kubeops.platform.plugins.module_utils._module import TaskFailed
+from ansible_collections.kubeops.platform.plugins.module_utils._client import K8sClient, Resource
+from ansible_collections.kubeops.platform.plugins.module_utils._errors import ApiError, TaskFailed
 from ansible_collections.kubeops.platform.plugins.module_utils._parallel import Stopped, Workers
 from ansible_collections.kubeops.platform.plugins.module_utils._selectors import format_selector
 
@@ -41,6 +41,7 @@ NAMES_SHOWN = 10
 
 Plan = Callable[[dict], "dict | None"]
 View = Callable[[dict], object]
+Done = TypeVar("Done")
 
 
 class Targets:
@@ -213,14 +214,15 @@ def update_objects(client: K8sClient, resource: Resource, objects: list[dict], p
     are in flight at once; results keep the objects' order.
     Returns (results, diffs); a diff shows the views under ``field``, as Ansible prints mappings.
     """
-    planned = [(obj, plan(obj)) for obj in objects]
+    for obj in objects:
+        plan(obj)  # every change is validated before the first write
 
-    def write(worker: K8sClient, job: tuple[dict, dict | None]) -> dict | None:
-        return _update_one(worker, resource, job[0], job[1], plan, view, check_mode)
+    def write(worker: K8sClient, obj: dict) -> dict | None:
+        return _update_one(worker, resource, obj, plan, view, check_mode)
 
     try:
         with Workers(client, parallel) as workers:
-            outcomes = workers.map(write, planned)
+            outcomes = workers.map(write, objects)
     except Stopped as stop:
         done = [r for r in stop.done if r is not None]
         _with_diffs(done, resource, field)
@@ -243,29 +245,55 @@ def _with_diffs(results: list[dict], resource: Resource, field: str) -> list[dic
     return diffs
 
 
-def _update_one(client, resource, obj, patch, plan, view, check_mode) -> dict | None:
+def retry_on_conflict(label: str, obj: dict, attempt: Callable[[dict], Done], reread: Callable[[], "dict | None"],
+                      doing: str = "being updated") -> Done | None:
+    """``attempt(obj)``; after a 409 Conflict read the object again and attempt again on what is there now.
+
+    A guarded write that conflicts lost a race with another writer: re-reading and re-planning keeps both
+    edits. Returns None when the object is gone meanwhile (``reread`` returned None).
+    """
+    for _attempt in range(CONFLICT_RETRIES):
+        try:
+            return attempt(obj)
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+        obj = reread()
+        if obj is None:
+            return None
+    raise ApiError(409, "Conflict", f"{label} kept changing while {doing} ({CONFLICT_RETRIES} conflicts in a row)",
+                   label)
+
+
+def read_or_none(client: K8sClient, path: str, label: str) -> dict | None:
+    try:
+        return client.get(path, action=f"read {label}")
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _update_one(client, resource, obj, plan, view, check_mode) -> dict | None:
     namespace, name = _key(obj)
     path = resource.path(namespace, name)
     label = describe(obj, resource.kind)
-    for _attempt in range(CONFLICT_RETRIES):
-        before = view(obj)
+
+    def attempt(current: dict) -> dict | None:
+        before, patch = view(current), plan(current)
         if patch is None:
-            return _result(resource, obj, False, before, before)
+            return _result(resource, current, False, before, before)
         guarded = dict(patch)
-        guarded["metadata"] = dict(patch.get("metadata") or {}, resourceVersion=obj["metadata"]["resourceVersion"])
+        guarded["metadata"] = dict(patch.get("metadata") or {}, resourceVersion=current["metadata"]["resourceVersion"])
         try:
             updated = client.patch(path, guarded, dry_run=check_mode, action=f"update {label}")
         except ApiError as exc:
             if exc.status == 404:
                 return None  # deleted since it was read: nothing left to update
-            if exc.status != 409:
-                raise
-            obj = client.get(path, action=f"re-read {label} after a conflict")
-            patch = plan(obj)
-            continue
-        return _result(resource, obj, True, before, view(updated))
-    raise ApiError(409, "Conflict", f"{label} kept changing while being updated ({CONFLICT_RETRIES} conflicts in a row)",
-                   f"update {label}")
+            raise
+        return _result(resource, current, True, before, view(updated))
+
+    return retry_on_conflict(label, obj, attempt, lambda: read_or_none(client, path, label))
 
 
 def _result(resource: Resource, obj: dict, changed: bool, before, after) -> dict:

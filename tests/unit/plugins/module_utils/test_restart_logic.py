@@ -7,14 +7,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ansible_collections.kubeops.platform.plugins.module_utils._restart import (
+from ansible_collections.kubeops.platform.plugins.module_utils._pod_manifest import clean_pod_manifest, token_volume_names
+from ansible_collections.kubeops.platform.plugins.module_utils._restart_plan import (
     TRIGGER_ANNOTATION,
     check_strategy,
     choose_strategy,
-    clean_pod_manifest,
     resolve_kind,
     restarted_at,
-    token_volume_names,
     trigger_unchanged,
 )
 

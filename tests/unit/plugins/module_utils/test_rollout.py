@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.kubeops.platform.plugins.module_utils import _rollout
+from ansible_collections.kubeops.platform.plugins.module_utils._pods import describe_pods, pod_problem
 from ansible_collections.kubeops.platform.plugins.module_utils._rollout import (
     Poller,
-    describe_pods,
-    pod_problem,
     pod_status,
     replicas_status,
     rollout_status,

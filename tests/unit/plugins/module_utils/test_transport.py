@@ -9,8 +9,8 @@ import socket
 import threading
 
 import pytest
+from pki import issue, pem
 from test_connection import kubeconfig, run_command, write_plugin
-from test_tls import _issue, _pem, https_api, pki  # noqa: F401  (fixtures)
 
 from ansible_collections.kubeops.platform.plugins.module_utils import _client
 from ansible_collections.kubeops.platform.plugins.module_utils._client import K8sClient, UnreachableError
@@ -51,17 +51,17 @@ def test_ca_data_that_is_not_base64_is_refused():
         client_for({"kubeconfig": kubeconfig(**{"certificate-authority-data": "***"})})
 
 
-def test_a_missing_client_key_is_named_apart_from_the_certificate(tmp_path, pki):  # noqa: F811
+def test_a_missing_client_key_is_named_apart_from_the_certificate(tmp_path, pki):
     cert = tmp_path / "client.crt"
     cert.write_bytes(pki["client_cert"])
     with pytest.raises(ConfigError, match=rf"cannot load the client key {tmp_path}/client.key \(from option client_key\)"):
         client_for({"host": "https://10.0.0.1:6443", "client_cert": str(cert), "client_key": str(tmp_path / "client.key")})
 
 
-def test_a_client_key_that_does_not_match_the_certificate_is_refused(tmp_path, pki):  # noqa: F811
+def test_a_client_key_that_does_not_match_the_certificate_is_refused(tmp_path, pki):
     cert, key = tmp_path / "client.crt", tmp_path / "client.key"
     cert.write_bytes(pki["client_cert"])
-    key.write_bytes(_pem(key=_issue("other", None, None)[0]))
+    key.write_bytes(pem(key=issue("other", None, None)[0]))
     with pytest.raises(ConfigError, match=r"cannot load the client certificate and key .*client.crt, .*client.key "
                                           r"\(from option client_cert\): not a valid PEM"):
         client_for({"host": "https://10.0.0.1:6443", "client_cert": str(cert), "client_key": str(key)})
@@ -98,7 +98,7 @@ def test_a_module_fails_cleanly_naming_the_missing_file(capsys):
 
 # ---- tls-server-name --------------------------------------------------------------------------------
 @pytest.fixture
-def named_https_api(pki, tmp_path):  # noqa: F811
+def named_https_api(pki, tmp_path):
     """An API server whose certificate names only kubernetes.default.svc, not the address it is reached at."""
     import ssl
 
@@ -106,14 +106,14 @@ def named_https_api(pki, tmp_path):  # noqa: F811
     from cryptography.hazmat.primitives import hashes
 
     ca_key = pki["ca_key"]
-    server_key, _cert = _issue("kube-apiserver", ca_key, pki["ca_cert"].subject)
+    server_key, _cert = issue("kube-apiserver", ca_key, pki["ca_cert"].subject)
     builder = (x509.CertificateBuilder().subject_name(_cert.subject).issuer_name(pki["ca_cert"].subject)
                .public_key(server_key.public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(_cert.not_valid_before_utc).not_valid_after(_cert.not_valid_after_utc)
                .add_extension(x509.SubjectAlternativeName([x509.DNSName("kubernetes.default.svc")]), critical=False))
     cert = builder.sign(ca_key, hashes.SHA256())
-    (tmp_path / "s.crt").write_bytes(_pem(cert=cert))
-    (tmp_path / "s.key").write_bytes(_pem(key=server_key))
+    (tmp_path / "s.crt").write_bytes(pem(cert=cert))
+    (tmp_path / "s.key").write_bytes(pem(key=server_key))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "s.crt", tmp_path / "s.key")
     fake = FakeKube()
@@ -123,7 +123,7 @@ def named_https_api(pki, tmp_path):  # noqa: F811
     server.shutdown()
 
 
-def test_tls_server_name_is_the_name_the_certificate_is_checked_against(named_https_api, pki):  # noqa: F811
+def test_tls_server_name_is_the_name_the_certificate_is_checked_against(named_https_api, pki):
     ca = base64.b64encode(pki["ca"]).decode()
     config = kubeconfig(server=named_https_api, **{"certificate-authority-data": ca})
     with pytest.raises(UnreachableError, match="TLS certificate verification failed"):

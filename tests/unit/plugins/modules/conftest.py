@@ -9,8 +9,9 @@ from ansible.module_utils import _internal
 from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.kubeops.platform.plugins.module_utils import _client
+from ansible_collections.kubeops.platform.plugins.module_utils import _client, _rollout
 from fake_k8s import FakeKube
+from fake_workloads import Cluster
 
 CONNECTION = {"host": "https://kube.test:6443", "api_key": "test-token"}
 
@@ -42,3 +43,31 @@ def run_module(capsys, monkeypatch):
         return result
 
     return run
+
+
+class FakeTime:
+    """The module's clock and sleep: each sleep advances the clock and lets the cluster take one step."""
+
+    def __init__(self, cluster: Cluster):
+        self.cluster = cluster
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self.on_sleep = cluster.step
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        self.on_sleep()
+
+
+@pytest.fixture
+def cluster(fake, monkeypatch) -> Cluster:
+    cluster = Cluster(fake)
+    cluster.time = FakeTime(cluster)
+    monkeypatch.setattr(_rollout, "monotonic", cluster.time.monotonic)
+    monkeypatch.setattr(_rollout, "sleep", cluster.time.sleep)
+    fake.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}})
+    return cluster

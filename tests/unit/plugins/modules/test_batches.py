@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from test_force_delete import Clock, pvc
-from test_restart import cluster, running  # noqa: F401  (fixture)
+from test_restart import running
 
 from ansible_collections.kubeops.platform.plugins.module_utils import _rollout
 from ansible_collections.kubeops.platform.plugins.modules import force_delete, restart
@@ -24,7 +24,7 @@ def restarted(fake, name: str) -> bool:
     return bool((template.get("annotations") or {}).get("kubectl.kubernetes.io/restartedAt"))
 
 
-def test_a_batch_starts_only_when_the_previous_one_rolled_out(cluster, run_module):  # noqa: F811
+def test_a_batch_starts_only_when_the_previous_one_rolled_out(cluster, run_module):
     fake = running(cluster, *(deployment(n, replicas=1, labels={"tier": "api"}) for n in NAMES)).fake
     seen = []
 
@@ -43,7 +43,7 @@ def test_a_batch_starts_only_when_the_previous_one_rolled_out(cluster, run_modul
     assert cluster.time.sleeps.count(5) == 2, "a pause between batches, not after the last"
 
 
-def test_the_first_batch_that_does_not_become_healthy_stops_the_task(cluster, run_module):  # noqa: F811
+def test_the_first_batch_that_does_not_become_healthy_stops_the_task(cluster, run_module):
     fake = running(cluster, *(deployment(n, replicas=1, labels={"tier": "api"}) for n in NAMES)).fake
     cluster.broken_images["nginx:broken"] = ("ImagePullBackOff", 'Back-off pulling image "nginx:broken"')
     fake.edit("Deployment", "svc2", "apps", change=lambda o: o["spec"]["template"]["spec"]["containers"][0].update(
@@ -58,14 +58,14 @@ def test_the_first_batch_that_does_not_become_healthy_stops_the_task(cluster, ru
     assert messages["svc4"] == messages["svc5"] == "not restarted: batch 2 of 3 did not complete"
 
 
-def test_batch_size_needs_wait_and_batch_pause_needs_batch_size(cluster, run_module):  # noqa: F811
+def test_batch_size_needs_wait_and_batch_pause_needs_batch_size(cluster, run_module):
     no_wait = run_module(restart.main, {"namespace": "apps", "names": ["a"], "batch_size": 2, "wait": False})
     assert no_wait["failed"] and "batch_size needs wait: true" in no_wait["msg"]
     pause = run_module(restart.main, {"namespace": "apps", "names": ["a"], "batch_pause": 3})
     assert pause["failed"] and "batch_pause applies between batches: set batch_size too" in pause["msg"]
 
 
-def test_results_are_the_same_over_one_or_eight_connections(cluster, run_module):  # noqa: F811
+def test_results_are_the_same_over_one_or_eight_connections(cluster, run_module):
     fake = running(cluster, *(deployment(n, replicas=2, labels={"tier": "api"}) for n in NAMES)).fake
     outcomes = []
     for parallel in (1, 8):

@@ -6,41 +6,13 @@ import re
 
 import pytest
 
-from ansible_collections.kubeops.platform.plugins.module_utils import _rollout
-from ansible_collections.kubeops.platform.plugins.module_utils._restart import RESTARTED_AT, TRIGGER_ANNOTATION
+from ansible_collections.kubeops.platform.plugins.module_utils._pods import is_ready
+from ansible_collections.kubeops.platform.plugins.module_utils._restart_plan import RESTARTED_AT, TRIGGER_ANNOTATION
 from ansible_collections.kubeops.platform.plugins.modules import restart
 from fake_k8s import ApiStatus
 from fake_workloads import Cluster, deployment
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$")
-
-
-class FakeTime:
-    """The module's clock and sleep: each sleep advances the clock and lets the cluster take one step."""
-
-    def __init__(self, cluster: Cluster):
-        self.cluster = cluster
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self.on_sleep = cluster.step
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        self.on_sleep()
-
-
-@pytest.fixture
-def cluster(fake, monkeypatch) -> Cluster:
-    cluster = Cluster(fake)
-    cluster.time = FakeTime(cluster)
-    monkeypatch.setattr(_rollout, "monotonic", cluster.time.monotonic)
-    monkeypatch.setattr(_rollout, "sleep", cluster.time.sleep)
-    fake.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}})
-    return cluster
 
 
 def running(cluster: Cluster, *objects: dict) -> Cluster:
@@ -399,7 +371,22 @@ def test_delete_pods_lets_the_controller_replace_them(cluster, run_module):
     assert sorted(r.path.rsplit("/", 1)[1] for r in deletes) == old, "only the workload's own pods"
     assert all(r.body["gracePeriodSeconds"] == 0 and r.body["preconditions"]["uid"] for r in deletes)
     now = pods(fake, "web-")
-    assert len(now) == 2 and not set(now) & set(old) and all(_rollout.is_ready(p) for p in now.values())
+    assert len(now) == 2 and not set(now) & set(old) and all(is_ready(p) for p in now.values())
+
+
+def test_a_deployments_pods_are_found_by_owner_uids_not_by_names(cluster, run_module):
+    """A ReplicaSet named like the Deployment's, selecting the same labels but not owned by it, keeps its pods."""
+    fake = running(cluster, deployment("web", replicas=1),
+                   deployment("web-legacy", kind="ReplicaSet", replicas=1,
+                              selector={"matchLabels": {"app": "web", "legacy": "yes"}},
+                              template={"metadata": {"labels": {"app": "web", "legacy": "yes"}},
+                                        "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]}})).fake
+    legacy = {n for n, p in pods(fake, "web-").items() if p["metadata"]["labels"].get("legacy")}
+    assert legacy, "the legacy ReplicaSet runs a pod"
+    result = run_module(restart.main, {"namespace": "apps", "names": ["web"], "strategy": "delete_pods"})
+    deleted = {r.path.rsplit("/", 1)[1] for r in fake.writes if r.method == "DELETE"}
+    assert deleted and not deleted & legacy
+    assert not set(result["results"][0]["pods_replaced"]) & legacy
 
 
 def test_delete_pods_of_a_replicaset_is_its_default(cluster, run_module):
@@ -416,7 +403,7 @@ def test_a_controlled_pod_is_deleted_and_its_statefulset_brings_it_back(cluster,
     result = run_module(restart.main, {"kind": "Pod", "namespace": "apps", "names": ["db-1"]})
     assert result["results"][0]["strategy"] == "delete_pods"
     new = fake.get("Pod", "db-1", "apps")
-    assert new["metadata"]["uid"] != old_uid and _rollout.is_ready(new)
+    assert new["metadata"]["uid"] != old_uid and is_ready(new)
     assert fake.get("Pod", "db-0", "apps")["metadata"]["uid"] != old_uid
 
 
