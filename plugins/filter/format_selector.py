@@ -53,18 +53,10 @@ _value:
   sample: app=gitlab,tier in (api,web)
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.kubeops.platform.plugins.module_utils._selectors import format_selector
-
-
-def format_selector_filter(selector):
-    try:
-        return format_selector(selector)
-    except ValueError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+from ansible_collections.kubeops.platform.plugins.plugin_utils._jinja import template_function
 
 
 class FilterModule:
     def filters(self):
-        return {"format_selector": format_selector_filter}
+        return {"format_selector": template_function(format_selector)}

@@ -45,20 +45,10 @@ _value:
   sample: dedicated=gitlab:NoSchedule
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.kubeops.platform.plugins.module_utils._taints import format_taint
-
-
-def format_taint_filter(taint):
-    try:
-        if isinstance(taint, list):
-            return [format_taint(item) for item in taint]
-        return format_taint(taint)
-    except ValueError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+from ansible_collections.kubeops.platform.plugins.plugin_utils._jinja import each, template_function
 
 
 class FilterModule:
     def filters(self):
-        return {"format_taint": format_taint_filter}
+        return {"format_taint": template_function(each(format_taint))}

@@ -72,18 +72,10 @@ _value:
   type: bool
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.kubeops.platform.plugins.module_utils._drift import needs_apply
-
-
-def needs_apply_filter(desired, live):
-    try:
-        return needs_apply(desired, live)
-    except ValueError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+from ansible_collections.kubeops.platform.plugins.plugin_utils._jinja import template_function
 
 
 class FilterModule:
     def filters(self):
-        return {"needs_apply": needs_apply_filter}
+        return {"needs_apply": template_function(needs_apply)}

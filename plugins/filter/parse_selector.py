@@ -65,18 +65,10 @@ _value:
       returned: when the selector has other requirements
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.kubeops.platform.plugins.module_utils._selectors import parse_selector
-
-
-def parse_selector_filter(selector):
-    try:
-        return parse_selector(selector)
-    except ValueError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+from ansible_collections.kubeops.platform.plugins.plugin_utils._jinja import template_function
 
 
 class FilterModule:
     def filters(self):
-        return {"parse_selector": parse_selector_filter}
+        return {"parse_selector": template_function(parse_selector)}

@@ -68,20 +68,10 @@ _value:
   sample: {"key": "dedicated", "value": "gitlab", "effect": "NoSchedule"}
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.kubeops.platform.plugins.module_utils._taints import parse_taint
-
-
-def parse_taint_filter(taint, require_effect: bool = True):
-    try:
-        if isinstance(taint, list):
-            return [parse_taint(item, require_effect) for item in taint]
-        return parse_taint(taint, require_effect)
-    except ValueError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+from ansible_collections.kubeops.platform.plugins.plugin_utils._jinja import each, template_function
 
 
 class FilterModule:
     def filters(self):
-        return {"parse_taint": parse_taint_filter}
+        return {"parse_taint": template_function(each(parse_taint))}

@@ -59,18 +59,10 @@ _value:
   sample: 536870912
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.kubeops.platform.plugins.module_utils._quantity import to_number
-
-
-def quantity_filter(value, unit: str | None = None):
-    try:
-        return to_number(value, unit)
-    except ValueError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+from ansible_collections.kubeops.platform.plugins.plugin_utils._jinja import template_function
 
 
 class FilterModule:
     def filters(self):
-        return {"quantity": quantity_filter}
+        return {"quantity": template_function(to_number)}

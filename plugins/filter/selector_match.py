@@ -63,18 +63,10 @@ _value:
   type: bool
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.kubeops.platform.plugins.module_utils._selectors import selector_match
-
-
-def selector_match_filter(labels, selector):
-    try:
-        return selector_match(labels, selector)
-    except ValueError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+from ansible_collections.kubeops.platform.plugins.plugin_utils._jinja import template_function
 
 
 class FilterModule:
     def filters(self):
-        return {"selector_match": selector_match_filter}
+        return {"selector_match": template_function(selector_match)}

@@ -61,18 +61,10 @@ _value:
   elements: dict
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.kubeops.platform.plugins.module_utils._tolerations import untolerated_taints
-
-
-def tolerates_filter(tolerations, taints):
-    try:
-        return untolerated_taints(tolerations, taints)
-    except ValueError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+from ansible_collections.kubeops.platform.plugins.plugin_utils._jinja import template_function
 
 
 class FilterModule:
     def filters(self):
-        return {"tolerates": tolerates_filter}
+        return {"tolerates": template_function(untolerated_taints)}

@@ -52,9 +52,10 @@ _value:
   type: bool
 """
 
-from ansible_collections.kubeops.platform.plugins.filter.selector_match import selector_match_filter
+from ansible_collections.kubeops.platform.plugins.module_utils._selectors import selector_match
+from ansible_collections.kubeops.platform.plugins.plugin_utils._jinja import template_function
 
 
 class TestModule:
     def tests(self):
-        return {"selected_by": selector_match_filter}
+        return {"selected_by": template_function(selector_match)}
