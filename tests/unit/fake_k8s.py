@@ -28,7 +28,7 @@ Validation (422 Invalid, with the server's message and ``details.causes``)
 - names, label keys and values, annotation keys and their 256 KiB total, Node taints (at the
   server's field path ``metadata.taints[i]``), Deployment/ReplicaSet/StatefulSet/DaemonSet
   selectors that must match the template and are immutable; as on the server an update reports
-  each metadata problem four times (twice for apps kinds), a taint problem twice.
+  each metadata problem four times (three times for apps kinds), a taint problem twice.
 
 Deletion
 - DELETE takes its DeleteOptions (dryRun, gracePeriodSeconds, preconditions, propagationPolicy)
@@ -65,7 +65,9 @@ Admission and load
   fairness filters), :meth:`FakeKube.fail_next` with any 5xx such as ``etcdserver: request timed
   out`` (optionally after the write was applied); :func:`serve_http` sends ``Retry-After``;
 - requests from several connections are served one at a time under one lock (``latency`` adds a
-  delay outside it, and ``peak_in_flight`` records how many requests overlapped).
+  delay outside it, and ``peak_in_flight`` records how many requests overlapped);
+- ``request()`` returns the body as :class:`Payload`, bytes carrying the answer's headers, and
+  :func:`serve_http` goes through ``request()``, so a subclass that wraps it is served over HTTP too.
 
 Controllers, a scheduler and a kubelet that drive rollouts and nodes live in ``fake_workloads.py``.
 """
@@ -342,6 +344,15 @@ class Text(str):
     """A text/plain answer (pod logs)."""
 
 
+class Payload(bytes):
+    """An answer's body as the transport returns it, with the headers that came with it."""
+
+    def __new__(cls, data: bytes, headers: dict | None = None):
+        payload = super().__new__(cls, data)
+        payload.headers = headers or {}
+        return payload
+
+
 class _Revision:
     """The store's one revision counter: ``next()`` takes a new one, ``current`` is the latest."""
 
@@ -476,9 +487,13 @@ class FakeKube:
 
     # ---- transport interface ------------------------------------------------------------------
     def request(self, method: str, target: str, headers, body: bytes | None):
-        """The client transport's call: returns (status, reason, body bytes)."""
+        """The client transport's call: returns (status, reason, body bytes).
+
+        The body is a :class:`Payload`, bytes that also carry the answer's headers (Content-Type,
+        Retry-After), which :func:`serve_http` sends.
+        """
         reply = self.respond(method, target, headers, body)
-        return reply.status, reply.reason, reply.body
+        return reply.status, reply.reason, Payload(reply.body, reply.headers)
 
     def respond(self, method: str, target: str, headers, body: bytes | None) -> Reply:
         """Serve one request; the answer with its headers (Content-Type, Retry-After)."""
@@ -1564,8 +1579,10 @@ def serve_http(fake: FakeKube, expect_token: str | None = None, tls=None):
                 reply = Reply(401, "Unauthorized", {"Content-Type": "application/json"}, json.dumps(
                     {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                      "message": "Unauthorized", "reason": "Unauthorized", "code": 401}).encode())
-            else:
-                reply = fake.respond(self.command, self.path, list(self.headers.items()), body)
+            else:  # through request(), which a subclass may wrap (authorization, say)
+                status, reason, data = fake.request(self.command, self.path, list(self.headers.items()), body)
+                headers = getattr(data, "headers", None) or {"Content-Type": "application/json"}
+                reply = Reply(status, reason, headers, bytes(data))
             self.send_response(reply.status, reply.reason)
             for name, value in reply.headers.items():
                 self.send_header(name, value)

@@ -133,6 +133,26 @@ def test_over_http_overload_sends_retry_after_and_can_be_the_filters_plain_text(
     assert json.loads(answers[2][3])["metadata"]["name"] == "node-1"
 
 
+def test_over_http_a_subclass_that_wraps_request_is_served_through_it():
+    class Guarded(FakeKube):
+        def request(self, method, target, headers, body):
+            if method != "GET":
+                return 403, "Forbidden", b'{"kind": "Status", "code": 403}'
+            return super().request(method, target, headers, body)
+
+    fake = Guarded()
+    fake.node("node-1")
+    server, url = serve_http(fake)
+    try:
+        conn = http.client.HTTPConnection(urlsplit(url).hostname, urlsplit(url).port, timeout=5)
+        conn.request("DELETE", "/api/v1/nodes/node-1")
+        refused = conn.getresponse()
+        assert (refused.status, refused.getheader("Content-Type"), refused.read()) == (
+            403, "application/json", b'{"kind": "Status", "code": 403}')
+    finally:
+        server.shutdown()
+    assert fake.get("Node", "node-1") is not None
+
 def test_an_etcd_timeout_is_a_500_and_may_come_after_the_write_was_applied(fake):
     fake.node("node-1")
     fake.fail_next(method="GET")
