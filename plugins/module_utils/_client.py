@@ -88,6 +88,15 @@ KNOWN_KINDS = {
 IDEMPOTENT_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
+class Body(bytes):
+    """An answer's bytes, with the response headers a client may need (Retry-After)."""
+
+    def __new__(cls, data: bytes, headers=()):
+        body = super().__new__(cls, data)
+        body.headers = {name.lower(): value for name, value in dict(headers).items()}
+        return body
+
+
 class HttpTransport:
     """One keep-alive HTTP(S) connection to the API server, through a proxy if set."""
 
@@ -207,7 +216,7 @@ class HttpTransport:
                 self._http.endheaders(body)
                 self._phase = "read"
                 response = self._http.getresponse()
-                return response.status, response.reason, response.read()
+                return response.status, response.reason, Body(response.read(), response.getheaders())
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
                 stale = isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError))
@@ -331,7 +340,7 @@ class Overload:
         self.attempts = 0
         self.started = monotonic()
 
-    def retry(self, exc: ApiError) -> bool:
+    def retry(self, exc: ApiError, retry_after: float | None = None) -> bool:
         transient = exc.status == 429 or (self.method in IDEMPOTENT_METHODS and _transient(exc))
         if not transient:
             return False
@@ -341,12 +350,22 @@ class Overload:
             exc.message += (f" (still after {self.attempts} attempts over {waited:.1f}s: the API server is "
                             "overloaded or unavailable; try again later, or with a smaller parallel)")
             return False
-        advised = ((exc.body.get("details") or {}).get("retryAfterSeconds") if isinstance(exc.body, dict) else None)
+        # The priority-and-fairness and max-in-flight filters answer in plain text, with only the header.
+        advised = retry_after or ((exc.body.get("details") or {}).get("retryAfterSeconds")
+                                  if isinstance(exc.body, dict) else None)
         delay = min(float(advised or RETRY_BACKOFF * 2 ** (self.attempts - 1)), RETRY_MAX_DELAY)
         import random
 
         sleep(min(delay * (1 + random.uniform(0, RETRY_JITTER)), RETRY_BUDGET - waited))
         return True
+
+
+def _retry_after(raw) -> float | None:
+    headers = {str(k).lower(): v for k, v in (getattr(raw, "headers", None) or {}).items()}
+    try:
+        return float(headers["retry-after"])
+    except (KeyError, ValueError):
+        return None  # absent, or an HTTP date: the back-off applies
 
 
 def _transient(exc: ApiError) -> bool:
@@ -388,7 +407,7 @@ class K8sClient:
             try:
                 return self._decode(method, path, status, reason, raw, action)
             except ApiError as exc:
-                if not overload.retry(exc):
+                if not overload.retry(exc, _retry_after(raw)):
                     raise
 
     def read_text(self, path: str, query: dict | None = None, action: str = "") -> str:

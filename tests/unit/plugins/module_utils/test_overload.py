@@ -154,3 +154,27 @@ def test_a_token_that_keeps_expiring_fails_after_a_few_restarts(monkeypatch):
     with pytest.raises(ApiError) as failure:
         client.list("/api/v1/nodes")
     assert failure.value.status == 410 and len(pager.requests) == 2 * (_client.LIST_RESTARTS + 1)
+
+
+def test_the_plain_text_429_of_the_fairness_filter_is_waited_out_by_its_retry_after_header(clock):
+    fake = FakeKube()
+    fake.node("n1")
+    fake.overload(2, retry_after=3, plain_text=True)
+    client = K8sClient(Connection(server="https://kube.test"), transport=fake)
+    assert client.get("/api/v1/nodes/n1")["metadata"]["name"] == "n1"
+    assert len(clock["sleeps"]) == 2 and all(3.0 <= pause <= 3.0 * (1 + _client.RETRY_JITTER) for pause in clock["sleeps"])
+
+
+def test_the_retry_after_header_reaches_the_client_over_http(clock):
+    from fake_k8s import serve_http
+
+    fake = FakeKube()
+    fake.node("n1")
+    fake.overload(1, retry_after=4, plain_text=True)
+    server, url = serve_http(fake)
+    try:
+        client = K8sClient(Connection(server=url))
+        assert client.get("/api/v1/nodes/n1")["metadata"]["name"] == "n1"
+    finally:
+        server.shutdown()
+    assert len(clock["sleeps"]) == 1 and clock["sleeps"][0] >= 4.0
