@@ -231,15 +231,14 @@ class Kubectl:
         self.argv = [command, *(["--context", context] if context else []),
                      *(["--cache-dir", str(cache_dir)] if cache_dir else [])]
 
-    def run(self, label: str, *args: str, quiet: bool = False) -> float:
+    def run(self, label: str, *args: str) -> float:
         start = time.perf_counter()
         proc = subprocess.run([*self.argv, *args], capture_output=True, text=True, check=False)
         elapsed = time.perf_counter() - start
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
             raise BenchError(f"kubectl failed for '{label}' (exit {proc.returncode}): {tail}")
-        if not quiet:
-            print(f"  {label:<50} {elapsed:8.2f}s", flush=True)
+        print(f"  {label:<50} {elapsed:8.2f}s", flush=True)
         return elapsed
 
 
