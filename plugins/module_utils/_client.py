@@ -218,6 +218,7 @@ class HttpTransport:
                 response = self._http.getresponse()
                 return response.status, response.reason, Body(response.read(), response.getheaders())
             except (OSError, http.client.HTTPException) as exc:
+                exc = _tls_alert(self._http, exc)
                 self.close()
                 stale = isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError))
                 if reused and stale and (method in IDEMPOTENT_METHODS or not sent):
@@ -267,6 +268,28 @@ class _HTTPSConnection(http.client.HTTPSConnection):
         http.client.HTTPConnection.connect(self)  # TCP, and the proxy's CONNECT tunnel when set
         server_hostname = self._server_name or self._tunnel_host or self.host
         self.sock = self._context.wrap_socket(self.sock, server_hostname=server_hostname)
+
+
+def _tls_alert(http_conn: http.client.HTTPConnection | None, exc: BaseException) -> BaseException:
+    """The TLS alert behind a broken pipe or reset, when the server sent one before it hung up.
+
+    A TLS 1.3 server judges the client certificate after the client's handshake is done, so a
+    missing or refused certificate may only show as a broken pipe on the first write, while the
+    server's alert (e.g. "certificate required") still waits to be read.
+    """
+    sock = http_conn.sock if http_conn is not None else None
+    if not isinstance(exc, (BrokenPipeError, ConnectionResetError)) or not isinstance(sock, ssl.SSLSocket):
+        return exc
+    try:
+        sock.settimeout(0.5)
+        sock.recv(1)
+    except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
+        pass  # a plain hang-up, no alert
+    except ssl.SSLError as alert:
+        return alert
+    except OSError:
+        pass
+    return exc
 
 
 def _dropped(http_conn: http.client.HTTPConnection) -> bool:

@@ -68,8 +68,9 @@ def test_a_client_key_that_does_not_match_the_certificate_is_refused(tmp_path, p
 
 
 def test_an_exec_plugin_returning_a_certificate_without_key_is_refused(tmp_path):
-    plugin = write_plugin(tmp_path / "cert-only", 'echo \'{"kind": "ExecCredential", "status": '
-                                                   '{"clientCertificateData": "-----BEGIN CERTIFICATE-----"}}\'\n')
+    plugin = write_plugin(tmp_path / "cert-only",
+                          'echo \'{"kind": "ExecCredential", "status": '
+                          '{"clientCertificateData": "-----BEGIN CERTIFICATE-----"}}\'\n')
     with pytest.raises(ConfigError, match=r"exec credential plugin '.*cert-only' returned clientCertificateData without "
                                           r"clientKeyData"):
         client_for({"kubeconfig": kubeconfig(user={"exec": {"command": plugin}})})
@@ -156,7 +157,7 @@ class TunnelProxy:
             head += client.recv(4096)
         lines = head.split(b"\r\n\r\n")[0].decode().split("\r\n")
         target = lines[0].split()[1]
-        self.connects.append({k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])})
+        self.connects.append({k.lower(): v.strip() for k, _colon, v in (line.partition(":") for line in lines[1:])})
         host, port = target.rsplit(":", 1)
         upstream = socket.create_connection((host, int(port)))
         client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -249,7 +250,7 @@ class ScriptedServer:
                 if not data:
                     return conn.close()
                 buffer += data
-            head, _, buffer = buffer.partition(b"\r\n\r\n")
+            head, _blank, buffer = buffer.partition(b"\r\n\r\n")
             length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
                            if line.lower().startswith(b"content-length")), 0)
             while len(buffer) < length:
@@ -307,7 +308,7 @@ def test_an_idle_connection_the_server_closed_is_replaced_before_a_patch_is_sent
     server = scripted("ok-then-close", "ok")
     client = client_for({"host": server.url})
     client.get("/api/v1/nodes/n1")
-    for _ in range(50):  # until the close has reached this side
+    for _attempt in range(50):  # until the close has reached this side
         if _client._dropped(client.transport._http):
             break
         threading.Event().wait(0.01)
@@ -329,3 +330,47 @@ def test_a_connect_timeout_states_the_timeout_used(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", never)
     with pytest.raises(UnreachableError, match=rf"no connection within {_client.CONNECT_TIMEOUT}s \(connect timed out\)"):
         client_for({"host": "https://10.0.0.1:6443", "api_key": "t"}).get("/version")
+
+
+# ---- a refused client certificate -------------------------------------------------------------------
+def test_a_certificate_refused_after_the_handshake_is_reported_as_the_servers_alert_not_a_broken_pipe(pki):
+    """TLS 1.3: the server judges the client certificate after the client's handshake is done, so
+    the client's first write can meet a closed connection; the alert the server sent says why."""
+    import ssl
+    import types
+
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(pki["dir"] / "server.crt", pki["dir"] / "server.key")
+    server_tls.load_verify_locations(pki["dir"] / "ca.crt")
+    server_tls.verify_mode = ssl.CERT_REQUIRED
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def refuse() -> None:
+        conn, _address = listener.accept()
+        try:
+            server_tls.wrap_socket(conn, server_side=True).recv(1)
+        except (ssl.SSLError, OSError):
+            pass  # no client certificate: the alert went out
+        conn.close()
+
+    server = threading.Thread(target=refuse)
+    server.start()
+    client_tls = ssl.create_default_context(cadata=pki["ca"].decode())
+    client_tls.check_hostname = False
+    client_tls.verify_flags &= ~ssl.VERIFY_X509_STRICT  # the test certificates carry no key identifiers
+    sock = client_tls.wrap_socket(socket.create_connection(listener.getsockname()))
+    server.join(10)
+    broken = None
+    for _attempt in range(50):  # the first write after the hang-up draws the reset, a later one fails
+        try:
+            sock.sendall(b"GET /api HTTP/1.1\r\nHost: k\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            broken = exc
+            break
+        threading.Event().wait(0.02)
+    assert broken is not None
+    reported = _client._tls_alert(types.SimpleNamespace(sock=sock), broken)
+    sock.close()
+    listener.close()
+    assert isinstance(reported, ssl.SSLError) and "certificate required" in str(reported)
+    assert _client._tls_alert(types.SimpleNamespace(sock=None), broken) is broken
