@@ -578,7 +578,7 @@ class FakeKube:
                 return 200, self._list(kind, namespace, req.query)
             if req.method == "POST":
                 return 201, self._post(kind, namespace, req)
-            raise ApiStatus(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
+            raise ApiStatus(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         if sub is not None and not self._has_subresource(kind, sub):
             raise no_such_resource()
         handler = {"GET": self._get, "PATCH": self._patch, "PUT": self._put, "DELETE": self._delete}.get(req.method)
@@ -1016,6 +1016,17 @@ def _subdomain_errors(value: str) -> list[str]:
     return errors
 
 
+# RBAC objects are named by path segment, so "system:controller:..." and "kubeops-platform:taint" are valid.
+_RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+
+
+def _path_segment_errors(value: str) -> list[str]:
+    """``path.IsValidPathSegmentName``, the rule for RBAC names."""
+    if value in (".", ".."):
+        return [f"may not be '{value}'"]
+    return [f"may not contain '{c}'" for c in "/%" if c in value]
+
+
 def qualified_name_errors(value: str) -> list[str]:
     """``validation.IsQualifiedName``: label keys, annotation keys, taint keys."""
     parts = value.split("/")
@@ -1059,6 +1070,9 @@ def _meta_errors(kind: Kind, obj: dict) -> list[FieldError]:
         problems = (["must be no more than 63 characters"] if len(name) > 63 else []) + \
             ([] if re.fullmatch(_DNS_LABEL, name) else [_DNS_LABEL_RULE])
         errors.extend(FieldError("FieldValueInvalid", "metadata.name", go_quote(name), p) for p in problems)
+    elif kind.kind in _RBAC_KINDS:
+        errors.extend(FieldError("FieldValueInvalid", "metadata.name", go_quote(name), p)
+                      for p in _path_segment_errors(name))
     else:
         errors.extend(FieldError("FieldValueInvalid", "metadata.name", go_quote(name), p) for p in _subdomain_errors(name))
     labels = meta.get("labels") or {}
@@ -1185,7 +1199,7 @@ def apply_patch(target: dict, patch, content_type: str | None) -> dict:
         if not isinstance(patch, list):
             raise bad_request("the JSON patch must be a list of operations")
         return json_patch(target, patch)
-    raise ApiStatus(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media "
+    raise ApiStatus(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media "
                     "types include: application/json-patch+json, application/merge-patch+json, "
                     "application/apply-patch+yaml")
 

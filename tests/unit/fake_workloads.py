@@ -221,6 +221,7 @@ class Cluster:
                 self.node_controllers.step()
                 self._kubelet()
                 self._garbage_collect()
+                self._namespace_lifecycle()
                 for dep in self._all("Deployment"):
                     self._deployment(dep)
                 for rs in self._all("ReplicaSet"):
@@ -336,6 +337,34 @@ class Cluster:
                             self._touch(dependent)
                 if not dependents:
                     self._release(obj, "foregroundDeletion")
+
+    def _namespace_lifecycle(self) -> None:
+        """The namespace controller: a terminating namespace's objects are deleted, and once none is
+        left its "kubernetes" finalizer goes, and the namespace with it unless other finalizers hold it."""
+        for namespace in self._all("Namespace"):
+            if not namespace["metadata"].get("deletionTimestamp"):
+                continue
+            contents = [o for o in self.fake.objects.values()
+                        if o["metadata"].get("namespace") == namespace["metadata"]["name"]]
+            for obj in contents:
+                if obj.get("kind") == "Pod":
+                    self._delete_pod(obj)
+                elif obj["metadata"].get("finalizers"):
+                    if not obj["metadata"].get("deletionTimestamp"):
+                        obj["metadata"].update(deletionTimestamp=now(), deletionGracePeriodSeconds=0)
+                        self._touch(obj)
+                else:
+                    self._remove(obj)
+            if contents:
+                continue
+            spec = namespace.setdefault("spec", {})
+            finalizers = [f for f in spec.get("finalizers") or [] if f != "kubernetes"]
+            if finalizers or namespace["metadata"].get("finalizers"):
+                if spec.get("finalizers") != finalizers:
+                    spec["finalizers"] = finalizers
+                    self._touch(namespace)
+            else:
+                self._remove(namespace)
 
     def _release(self, obj: dict, finalizer: str) -> None:
         obj["metadata"]["finalizers"] = [f for f in obj["metadata"]["finalizers"] if f != finalizer]

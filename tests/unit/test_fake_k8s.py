@@ -153,6 +153,7 @@ def test_over_http_a_subclass_that_wraps_request_is_served_through_it():
         server.shutdown()
     assert fake.get("Node", "node-1") is not None
 
+
 def test_an_etcd_timeout_is_a_500_and_may_come_after_the_write_was_applied(fake):
     fake.node("node-1")
     fake.fail_next(method="GET")
@@ -334,6 +335,55 @@ def test_the_kubelet_confirms_graceful_deletions_and_reports_stopped_containers_
     version = fake.get("Pod", "held", "ns")["metadata"]["resourceVersion"]
     cluster.step()
     assert fake.get("Pod", "held", "ns")["metadata"]["resourceVersion"] == version  # reported once
+
+
+def test_a_deleted_namespace_goes_once_the_namespace_controller_has_emptied_it(fake):
+    cluster = Cluster(fake)
+    fake.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}})
+    fake.add({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "plain", "namespace": "ns"}})
+    held = pod("held")
+    held["metadata"]["finalizers"] = ["example.com/hold"]
+    fake.add(held)
+    cluster.step()
+    call(fake, "DELETE", "/api/v1/namespaces/ns")
+    cluster.step()
+    assert fake.get("ConfigMap", "plain", "ns") is None
+    assert fake.get("Pod", "held", "ns")["metadata"]["deletionTimestamp"]
+    cluster.step()
+    namespace = fake.get("Namespace", "ns")
+    assert (namespace["status"]["phase"], namespace["spec"]["finalizers"]) == ("Terminating", ["kubernetes"])
+    fake.edit("Pod", "held", "ns", lambda p: p["metadata"].pop("finalizers"))
+    cluster.step()
+    assert fake.get("Pod", "held", "ns") is None
+    cluster.step()
+    assert fake.get("Namespace", "ns") is None
+
+
+def test_an_emptied_namespace_with_finalizers_of_its_own_stays_terminating(fake):
+    cluster = Cluster(fake)
+    fake.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns", "finalizers": ["example.com/archive"]}})
+    call(fake, "DELETE", "/api/v1/namespaces/ns")
+    cluster.step()
+    namespace = fake.get("Namespace", "ns")
+    assert (namespace["status"]["phase"], namespace["spec"]["finalizers"]) == ("Terminating", [])
+    fake.edit("Namespace", "ns", None, lambda n: n["metadata"].pop("finalizers"))
+    cluster.step()
+    assert fake.get("Namespace", "ns") is None
+
+
+def test_rbac_objects_are_named_by_path_segment_not_dns_subdomain(fake):
+    fake.register_kind("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", False)
+    status, answer = call(fake, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+                          {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                           "metadata": {"name": "kubeops-platform:taint"}, "rules": []})
+    assert (status, answer["metadata"]["name"]) == (201, "kubeops-platform:taint")
+    status, answer = call(fake, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+                          {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                           "metadata": {"name": "a/b"}, "rules": []})
+    assert status == 422 and "metadata.name: Invalid value: \"a/b\": may not contain '/'" in answer["message"]
+    status, _answer = call(fake, "POST", "/api/v1/namespaces/ns/configmaps",
+                           {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a:b"}})
+    assert status == 422
 
 
 # ---- subresources and updates ------------------------------------------------------------------
