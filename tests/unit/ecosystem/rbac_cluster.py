@@ -41,9 +41,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from fake_k8s import FakeKube, Reply, now, serve_http
 from fake_workloads import Cluster
+from rbac_table import RBAC_DIR, REPO_ROOT, load_manifests  # noqa: F401 (re-exported to the tests)
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-RBAC_DIR = REPO_ROOT / "extensions" / "rbac"
 BIN = Path(sys.executable).parent
 # Subresources of a namespace: /api/v1/namespaces/NAME/status is the namespace's, not a resource.
 NAMESPACE_SUBRESOURCES = {"status", "finalize"}
@@ -52,10 +51,6 @@ JSON = {"Content-Type": "application/json"}
 
 
 # ---- the manifests ---------------------------------------------------------------------------------
-def load_manifests() -> list[dict]:
-    return [doc for path in sorted(RBAC_DIR.glob("*.yml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
-
-
 def service_accounts(docs: list[dict]) -> dict[str, dict]:
     """playbook path -> its ServiceAccount, from the accounts' kubeops.platform/playbook annotation."""
     return {doc["metadata"]["annotations"]["kubeops.platform/playbook"]: doc

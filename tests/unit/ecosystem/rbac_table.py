@@ -15,14 +15,15 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+RBAC_DIR = REPO_ROOT / "extensions" / "rbac"
 DOC = REPO_ROOT / "docs" / "awx.md"
 BEGIN = "<!-- permissions table: generated from extensions/rbac by tests/unit/ecosystem/rbac_table.py -->"
 END = "<!-- end of permissions table -->"
 
 
-def _docs() -> list[dict]:
-    return [doc for path in sorted((REPO_ROOT / "extensions" / "rbac").glob("*.yml"))
-            for doc in yaml.safe_load_all(path.read_text()) if doc]
+def load_manifests() -> list[dict]:
+    """The objects of extensions/rbac/*.yml, in the order kubectl apply -f creates them (each file is a List)."""
+    return [item for path in sorted(RBAC_DIR.glob("*.yml")) for item in yaml.safe_load(path.read_text())["items"]]
 
 
 def _rules(rules: list[dict]) -> str:
@@ -35,7 +36,7 @@ def _rules(rules: list[dict]) -> str:
 
 
 def table() -> str:
-    docs = _docs()
+    docs = load_manifests()
     roles = {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == "ClusterRole"}
     accounts = [doc for doc in docs if doc["kind"] == "ServiceAccount"]
     bindings: dict[str, list[tuple[str, str]]] = {}

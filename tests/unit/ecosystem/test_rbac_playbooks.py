@@ -81,6 +81,9 @@ def _seed(api: RbacApiServer, docs: list[dict]) -> None:
     api.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}})
     api.add({"apiVersion": "v1", "kind": "Namespace",
              "metadata": {"name": "old", "labels": {"purpose": "old"}, "finalizers": ["example.com/archive"]}})
+    # What keeps a namespace Terminating: an object the namespace controller cannot delete.
+    api.add({"apiVersion": "v1", "kind": "ConfigMap",
+             "metadata": {"name": "archived", "namespace": "old", "finalizers": ["example.com/archive"]}})
     api.add(deployment("web", replicas=2))
     api.add(deployment("cache", replicas=1, kind="StatefulSet"))
     api.add(deployment("agent", kind="DaemonSet"))
@@ -148,6 +151,8 @@ RUNS = {
     "site_as_gitlab": ("site.yml", "gitlab.yml", {"nodes_labels": [{"names": ["node-1"], "labels": {"gitlab/middleware": ""}}],
                                                   **FAST_GITLAB, **FAST_EUREKA}, ()),
 }
+
+
 def _relabel(obj: dict) -> None:
     obj["metadata"]["labels"]["app.kubernetes.io/part-of"] = "edited-by-hand"
 
