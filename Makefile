@@ -46,6 +46,10 @@ help:
 	@echo "make sanity       ansible-test sanity on a staged copy of the collection"
 	@echo "make integration  integration targets against the cluster KUBECONFIG points to (TARGETS=...); skipped without one"
 	@echo "make requirements re-pin $(REQUIREMENTS) from requirements/test.in"
+	@echo "make molecule-check   both molecule scenarios: syntax and lint; the kind one where Docker and kind are"
+	@echo "make molecule-cluster the existing-cluster scenario (MOLECULE_ALLOWED_CONTEXTS=...); skipped without a cluster"
+	@echo "make ee-context   the collection tarball and the execution environment's build context (build/)"
+	@echo "make ee           build the execution environment image (EE_RUNTIME=podman|docker, EE_TAG=...)"
 	@echo "make clean        remove $(VENV), $(CACHE) and tests/output"
 
 venv: $(VENV_PY)
@@ -110,25 +114,40 @@ clean:
 
 # --- Local kind environment and the molecule scenario ------------------------------------------
 
-MOLECULE_SCENARIO := extensions/molecule/default
+MOLECULE_DIR := extensions/molecule
+MOLECULE_ALLOWED_CONTEXTS ?=
 
-.PHONY: molecule-check site kind
+.PHONY: molecule-check molecule-cluster site kind
 
-# Syntax-check and lint the scenario; run it (a kind cluster of its own) only where Docker and kind are.
+# Syntax-check and lint both scenarios; run the kind one (a cluster of its own) only where Docker and kind are.
 molecule-check: deps
-	PATH="$(CURDIR)/$(VENV_BIN):$$PATH" $(VENV_BIN)/molecule syntax
-	$(VENV_BIN)/ansible-lint $(MOLECULE_SCENARIO)
+	$(VENV_BIN)/molecule syntax -s default
+	$(VENV_BIN)/molecule syntax -s cluster
+	$(VENV_BIN)/ansible-lint $(MOLECULE_DIR)
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 && command -v kind >/dev/null 2>&1; then \
-		PATH="$(CURDIR)/$(VENV_BIN):$$PATH" $(VENV_BIN)/molecule test; \
+		$(VENV_BIN)/molecule test -s default; \
 	else \
 		echo "SKIPPED molecule kind scenario: Docker/kind not available"; \
+	fi
+
+# The existing-cluster scenario against the cluster KUBECONFIG (or K8S_AUTH_HOST) names, when one
+# answers. It deploys there, so it runs only on contexts MOLECULE_ALLOWED_CONTEXTS allows (regular
+# expressions, comma-separated); `make test` skips it while that is unset.
+molecule-cluster: deps
+	@if ! answer=$$($(VENV_PY) scripts/run-integration.py --probe); then \
+		echo "SKIPPED molecule cluster scenario: $$answer"; \
+	elif [[ -z "$(MOLECULE_ALLOWED_CONTEXTS)" && -z "$(filter molecule-cluster,$(MAKECMDGOALS))" ]]; then \
+		echo "SKIPPED molecule cluster scenario: MOLECULE_ALLOWED_CONTEXTS is not set (the contexts it may deploy to)"; \
+	else \
+		echo "$$answer"; \
+		MOLECULE_ALLOWED_CONTEXTS='$(MOLECULE_ALLOWED_CONTEXTS)' $(VENV_BIN)/molecule test -s cluster; \
 	fi
 
 # The README's main job: a local kind cluster (created or reused) running playbooks/site.yml.
 site kind:
 	scripts/kind-bootstrap
 
-test: molecule-check
+test: molecule-check molecule-cluster
 
 # --- Execution environment (ansible-builder, execution-environment.yml) ------------------------
 

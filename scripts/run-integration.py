@@ -151,7 +151,20 @@ def run_target(target: Path, inventory: Path, playbook_args: list[str]) -> bool:
     return returncode == 0
 
 
+def probe_only() -> int:
+    """--probe: say whether a cluster answers, for other harness steps (exit status 0 when one does)."""
+    kubeconfig = kubeconfig_location()
+    host, detail = probe_with_deadline(kubeconfig)
+    if host is None:
+        print(f"no Kubernetes cluster answers (KUBECONFIG={kubeconfig}, reason: {detail})")
+        return 1
+    print(f"Kubernetes API at {host} answers ({detail})")
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--probe"]:
+        return probe_only()
     requested = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
     playbook_args = [arg for arg in sys.argv[1:] if arg.startswith("-")]
     requested += os.environ.get("TARGETS", "").replace(",", " ").split()
