@@ -346,7 +346,7 @@ def _certificates() -> tuple[bytes, bytes, bytes, bytes, bytes]:
         return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                  serialization.NoEncryption())
 
-    ca_key, server_key, client_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    ca_key, server_key, client_key = (ec.generate_private_key(ec.SECP256R1()) for _key in range(3))
     ca = issue("kubeops-fake-ca", ca_key, None, None)
     server = issue("kube-apiserver", server_key, ca_key, name("kubeops-fake-ca"), ExtendedKeyUsageOID.SERVER_AUTH,
                    ip="127.0.0.1")

@@ -144,8 +144,8 @@ options:
     type: str
   all:
     description:
-      - Act on every object of the kind (in O(namespace), or everywhere with O(all_namespaces) where that applies),
-        like C(kubectl --all).
+      - Act on every object of the kind, like C(kubectl --all). For a namespaced kind that means every object
+        in the given C(namespace), or in every namespace with C(all_namespaces=true).
       - The explicit way to say "every object"; it takes neither O(names) nor O(selector).
     type: bool
     default: false

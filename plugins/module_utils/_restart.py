@@ -65,6 +65,7 @@ from ansible_collections.kubeops.platform.plugins.module_utils._targets import (
     update_objects,
 )
 
+
 def restart_options() -> dict:
     return {
         "kind": {"type": "str", "default": "Deployment"},
@@ -297,7 +298,7 @@ class Restart:
         namespace, name = item.key
         try:
             item.obj = client.patch(self.resource.path(namespace, name), patch, MERGE_PATCH,
-                                         action=f"record the restart trigger on {item.label}")
+                                    action=f"record the restart trigger on {item.label}")
         except ApiError as exc:
             raise self.failure(str(exc)) from exc
 
@@ -363,7 +364,7 @@ class Restart:
             patch["metadata"] = {"annotations": {TRIGGER_ANNOTATION: self.trigger}}
         namespace, name = item.key
         item.obj = client.patch(self.resource.path(namespace, name), patch, MERGE_PATCH,
-                                     action=f"scale {item.label} back to {item.replicas} replicas")
+                                action=f"scale {item.label} back to {item.replicas} replicas")
         item.scaled_down = False
 
     def _restore(self, items: list[Item]) -> str:
@@ -391,6 +392,7 @@ class Restart:
             item.manifest = clean_pod_manifest(item.obj)
             if self.trigger is not None:
                 item.manifest["metadata"].setdefault("annotations", {})[TRIGGER_ANNOTATION] = self.trigger
+
         def delete(client: K8sClient, item: Item) -> Item:
             self._delete_pod(client, item.obj)
             item.changed = True

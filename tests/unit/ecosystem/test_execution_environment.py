@@ -64,7 +64,7 @@ def test_definition_is_version_3_with_a_pinned_base_image():
     definition = yaml.safe_load(DEFINITION.read_text())
     assert definition["version"] == 3
     image = definition["images"]["base_image"]["name"]
-    repository, _, tag = image.partition("@")[0].rpartition(":")
+    repository, _colon, tag = image.partition("@")[0].rpartition(":")
     assert "@sha256:" in image or (repository and tag and "/" not in tag), f"{image}: pin a tag or a digest"
     assert tag != "latest", f"{image}: a moving tag is not a pin"
 

@@ -166,4 +166,3 @@ def test_each_run_did_its_work_on_the_named_cluster(cluster) -> None:
     assert any(r.method == "POST" and r.path.endswith("/statefulsets") for r in runs["site"].requests)
     assert any(r.method == "DELETE" and r.path.endswith("/statefulsets/eureka") for r in runs["core_group"].requests)
     assert _names(right, "StatefulSet", "eureka") == [] and _names(right, "Service", "eureka") == []
-

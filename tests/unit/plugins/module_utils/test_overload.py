@@ -20,8 +20,8 @@ def status(code: int, reason: str, message: str, **details) -> bytes:
 TOO_MANY = (429, "Too Many Requests", status(429, "TooManyRequests", "Too many requests, please try again later.",
                                              retryAfterSeconds=2))
 ETCD_TIMEOUT = (500, "Internal Server Error", status(500, "InternalError", "etcdserver: request timed out"))
-UNAVAILABLE = (503, "Service Unavailable", status(503, "ServiceUnavailable", "the server is currently unable to handle "
-                                                                          "the request"))
+UNAVAILABLE = (503, "Service Unavailable",
+               status(503, "ServiceUnavailable", "the server is currently unable to handle the request"))
 
 
 class Flaky:
@@ -103,8 +103,9 @@ def test_other_errors_are_not_retried(clock):
     assert len(flaky.sent) == 1 and clock["sleeps"] == []
 
 
-EXPIRED = (410, "Gone", status(410, "Expired", "The provided continue parameter is too old to display a consistent "
-                                              "list result. You can start a new list without the continue parameter."))
+EXPIRED = (410, "Gone", status(410, "Expired",
+                               "The provided continue parameter is too old to display a consistent "
+                               "list result. You can start a new list without the continue parameter."))
 
 
 class Pager:
