@@ -127,6 +127,9 @@ REJECTED_VALUES = {
     "gitlab_postgres_extensions": ["pg_trgm", "btree_gist"],
     "gitlab_saml_enabled": True,
     "gitlab_root_password": "short",
+    "gitlab_app_resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
+    "gitlab_puma_workers": 1,
+    "gitlab_postgres_max_connections": 50,
 }
 EXTERNAL_WITHOUT_PASSWORD = {"gitlab_postgres_enabled": False, "gitlab_postgres_host": "db.example.com"}
 
@@ -465,6 +468,39 @@ def test_omnibus_config_disables_bundled_services_and_reads_passwords_from_env(r
         assert line in config.splitlines()
 
 
+def _omnibus_settings(render: Render) -> dict[str, str]:
+    """The plain `key['name'] = value` lines of the rendered gitlab.rb."""
+    config = render.get("ConfigMap", "gitlab-omnibus-config")["data"]["gitlab.rb"]
+    return dict(re.findall(r"^(\w+\['\w+'\]) = (.+)$", config, re.MULTILINE))
+
+
+# case -> (Puma workers, threads, Sidekiq concurrency, PostgreSQL max_connections). GitLab's guidance:
+# Puma single mode below ~4 GB and at least 2 workers in clustered mode, about 1 GB per worker and at
+# most one per CPU, Sidekiq concurrency 10 when memory-constrained (20 by default); the database
+# must allow 2 x (Puma processes x (threads + 10) + concurrency + 11) connections.
+SIZING = {
+    "defaults": ("0", "4", "10", 100),      # 1 CPU, 4Gi: 2 x (14 + 21) = 70 connections
+    "kind": ("0", "4", "10", 100),          # 2 CPUs, 4Gi
+    "example": ("4", "4", "20", 200),       # 4 CPUs, 8Gi: 5 workers fit, 4 CPUs; 2 x (4 x 14 + 31) = 174
+}
+
+
+@pytest.mark.parametrize("case", list(SIZING))
+def test_gitlab_is_sized_for_its_container_not_the_node(renders: dict[str, Render], case: str) -> None:
+    render = renders[case]
+    workers, threads, concurrency, max_connections = SIZING[case]
+    settings = _omnibus_settings(render)
+    assert (settings["puma['worker_processes']"], settings["puma['max_threads']"], settings["sidekiq['concurrency']"]) \
+        == (workers, threads, concurrency)
+    processes = max(int(workers), 1)
+    needed = 2 * (processes * (int(threads) + 10) + int(concurrency) + 11)
+    postgres = _container(render, "Deployment", "gitlab-postgresql", "postgresql")
+    assert postgres["args"] == ["-c", f"max_connections={max_connections}"]
+    assert max_connections >= needed + 20
+    memory_constrained = workers == "0"
+    assert ("MALLOC_CONF" in settings.get("gitlab_rails['env']", "")) == memory_constrained
+
+
 def test_saml_is_rendered_only_when_enabled(renders: dict[str, Render]) -> None:
     assert "omniauth" not in renders["example"].get("ConfigMap", "gitlab-omnibus-config")["data"]["gitlab.rb"]
     config = renders["example-shared-saml"].get("ConfigMap", "gitlab-omnibus-config")["data"]["gitlab.rb"]
@@ -542,6 +578,9 @@ def test_rejected_values_stop_the_role_before_anything_is_written(runs: dict[str
         "gitlab_postgres_extensions lacks amcheck, which GitLab requires",
         "gitlab_saml_enabled needs gitlab_saml_idp_sso_target_url",
         "gitlab_root_password is shorter than 8 characters",
+        "gitlab_app_resources: the memory limit 2Gi is below 3Gi, the least GitLab runs in",
+        "gitlab_puma_workers 1: GitLab's clustered mode needs at least 2 workers; use 0 for single mode",
+        "gitlab_postgres_max_connections 50 is below the 70 connections GitLab opens with 1 Puma workers of 4 threads",
     ],
 )
 def test_bad_values_are_rejected_with_the_rule_they_break(runs: dict[str, Render | Failure], message: str) -> None:
