@@ -41,7 +41,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from fake_k8s import FakeKube, Reply, now, serve_http
 from fake_workloads import Cluster
-from rbac_table import RBAC_DIR, REPO_ROOT, load_manifests  # noqa: F401 (re-exported to the tests)
+from rbac_table import REPO_ROOT
 
 BIN = Path(sys.executable).parent
 # Subresources of a namespace: /api/v1/namespaces/NAME/status is the namespace's, not a resource.

@@ -16,7 +16,6 @@ from rbac_cluster import (
     REPO_ROOT,
     RbacApiServer,
     credential_environment,
-    load_manifests,
     run_playbook,
     serve,
     service_accounts,
@@ -24,6 +23,7 @@ from rbac_cluster import (
     write_pki,
     write_inventory,
 )
+from rbac_table import load_manifests
 
 PLAYBOOK = REPO_ROOT / "tests" / "integration" / "targets" / "awx_token" / "files" / "side_by_side.yml"
 

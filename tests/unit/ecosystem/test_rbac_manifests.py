@@ -8,8 +8,8 @@ import re
 import kubernetes_validate
 import pytest
 
-from rbac_cluster import RBAC_DIR, REPO_ROOT, grants, load_manifests, service_accounts, username
-from rbac_table import documented, table
+from rbac_cluster import REPO_ROOT, grants, service_accounts, username
+from rbac_table import RBAC_DIR, documented, load_manifests, table
 
 DOCS = load_manifests()
 # The playbooks that are job templates (docs/awx.md): every playbook.
