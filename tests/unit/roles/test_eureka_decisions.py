@@ -5,6 +5,9 @@
   the object) and removed settings must still be applied.
 - immutable.j2: the StatefulSet changes the API refuses, reported with what to do instead.
 - unready.j2: why the StatefulSet is not rolled out yet.
+- checks.j2: the variable checks that refuse an exposed REST API and a JVM heap that leaves too
+  little memory under the container's limit, evaluated over the role's defaults and derived
+  variables (or an inventory's settings) as the role evaluates them.
 
 The templates and the condition are evaluated with Ansible's own templating, as the role does.
 """
@@ -20,7 +23,8 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
-ROLE = Path(__file__).resolve().parents[3] / "roles" / "eureka"
+REPO_ROOT = Path(__file__).resolve().parents[3]
+ROLE = REPO_ROOT / "roles" / "eureka"
 TEMPLATES = ROLE / "templates"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -198,3 +202,124 @@ ROLLED_OUT = {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "rea
 ])
 def test_wait_reason(status, reason):
     assert unready(status) == reason
+
+
+# ---- checks.j2 -----------------------------------------------------------------------------------
+def _trusted(value):
+    """Variables as Ansible loads them from the role's files: their strings are templates."""
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, dict):
+        return {key: _trusted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_trusted(item) for item in value]
+    return value
+
+
+def role_templar(inventory: str | None = None, **overrides) -> Templar:
+    """The role's defaults and vars/main.yml, under an inventory's eureka.yml and ``overrides``."""
+    loader = DataLoader()
+    variables = {}
+    files = [ROLE / "defaults" / "main.yml", ROLE / "vars" / "main.yml"]
+    if inventory:
+        files.append(REPO_ROOT / "inventories" / inventory / "group_vars" / "all" / "eureka.yml")
+    for path in files:
+        variables.update(_trusted(loader.load_from_file(str(path))))
+    variables.update(_trusted(overrides))
+    return Templar(loader=loader, variables=variables)
+
+
+def checks(inventory: str | None = None, **overrides) -> list[str]:
+    templar = role_templar(inventory, **overrides)
+    return json.loads(templar.template(trust_as_template((TEMPLATES / "checks.j2").read_text())))
+
+
+def jvm_heap(inventory: str | None = None, **overrides) -> dict | None:
+    return role_templar(inventory, **overrides).template(trust_as_template("{{ __eureka_jvm_heap }}"))
+
+
+def jvm(limit: str | None, *entries: tuple[str, str]) -> dict:
+    """eureka_resources with this memory limit (None: no limit) and eureka_env with these entries."""
+    resources = {"requests": {"cpu": "100m", "memory": "256Mi"}}
+    if limit:
+        resources["limits"] = {"cpu": "1", "memory": limit}
+    return {"eureka_resources": resources, "eureka_env": [{"name": name, "value": value} for name, value in entries]}
+
+
+def heap_problems(problems: list[str]) -> list[str]:
+    return [p for p in problems if "JVM heap" in p]
+
+
+@pytest.mark.parametrize(("limit", "entries", "heap", "refused"), [
+    # The kind inventory's former settings: 307Mi of heap leaves 205Mi of 512Mi.
+    ("512Mi", [("JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=60 -XX:+UseSerialGC")],
+     {"option": "-XX:MaxRAMPercentage=60", "mib": 307.2}, True),
+    ("640Mi", [("JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=40 -XX:+UseSerialGC")],
+     {"option": "-XX:MaxRAMPercentage=40", "mib": 256.0}, False),
+    ("512Mi", [("JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=37.5")], {"option": "-XX:MaxRAMPercentage=37.5", "mib": 192.0}, False),
+    ("512Mi", [("JAVA_TOOL_OPTIONS", "-Xmx400m")], {"option": "-Xmx400m", "mib": 400}, True),
+    ("1741Mi", [("JDK_JAVA_OPTIONS", "-Xmx1g")], {"option": "-Xmx1g", "mib": 1024}, False),
+    ("512Mi", [("JAVA_TOOL_OPTIONS", "-XX:MaxHeapSize=134217728")], {"option": "-XX:MaxHeapSize=134217728", "mib": 128.0}, False),
+    # -Xmx wins over the percentage; JDK_JAVA_OPTIONS come after JAVA_TOOL_OPTIONS.
+    ("512Mi", [("JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=60 -Xmx128m")], {"option": "-Xmx128m", "mib": 128}, False),
+    ("512Mi", [("JAVA_TOOL_OPTIONS", "-Xmx128m"), ("JDK_JAVA_OPTIONS", "-Xmx480m")], {"option": "-Xmx480m", "mib": 480}, True),
+    # The role cannot tell: no cap, a variable the JVM does not read, no memory limit to take a share of.
+    ("512Mi", [("JAVA_TOOL_OPTIONS", "-XX:+UseSerialGC")], None, False),
+    ("512Mi", [("JAVA_OPTS", "-Xmx480m")], None, False),
+    (None, [("JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=90")], None, False),
+])
+def test_jvm_heap_cap_is_read_from_the_environment(limit, entries, heap, refused):
+    variables = jvm(limit, *entries)
+    assert jvm_heap(**variables) == heap
+    assert bool(heap_problems(checks(**variables))) is refused
+
+
+@pytest.mark.parametrize(("limit", "options", "message"), [
+    ("512Mi", "-XX:MaxRAMPercentage=60 -XX:+UseSerialGC",
+     "eureka_env caps the JVM heap at 307Mi (-XX:MaxRAMPercentage=60) under the memory limit 512Mi of eureka_resources, "
+     "leaving 204Mi for the rest of the JVM (metaspace, code cache, thread stacks, buffers); the rule is at least "
+     "eureka_jvm_min_non_heap (320Mi) outside the heap, or the kernel OOMKills the server: use -XX:MaxRAMPercentage=37 "
+     "or less at this limit, or a memory limit of 800Mi or more at this percentage"),
+    ("512Mi", "-Xmx400m",
+     "eureka_env caps the JVM heap at 400Mi (-Xmx400m) under the memory limit 512Mi of eureka_resources, "
+     "leaving 112Mi for the rest of the JVM (metaspace, code cache, thread stacks, buffers); the rule is at least "
+     "eureka_jvm_min_non_heap (320Mi) outside the heap, or the kernel OOMKills the server: use -Xmx192m or less, "
+     "or a memory limit of 720Mi or more"),
+])
+def test_jvm_heap_that_leaves_too_little_is_refused_with_the_fix(limit, options, message):
+    assert checks(**jvm(limit, ("JAVA_TOOL_OPTIONS", options))) == [message]
+
+
+def test_jvm_floor_is_a_setting():
+    variables = jvm("512Mi", ("JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=60"))
+    assert heap_problems(checks(**variables))
+    assert checks(**variables, eureka_jvm_min_non_heap="200Mi") == []
+
+
+@pytest.mark.parametrize(("inventory", "heap"), [
+    # No heap cap in eureka_env: the image and the JVM's default (25% of the limit) decide.
+    (None, None),
+    ("example", None),
+    ("kind", {"option": "-XX:MaxRAMPercentage=40", "mib": 256.0}),
+])
+def test_every_inventory_passes_the_checks(inventory, heap):
+    assert checks(inventory) == []
+    assert jvm_heap(inventory) == heap
+
+
+@pytest.mark.parametrize(("service_type", "where"), [
+    ("NodePort", "on a port of every node"),
+    ("LoadBalancer", "through a load balancer and on a port of every node"),
+])
+def test_publishing_the_api_needs_an_explicit_yes(service_type, where):
+    assert checks(eureka_service_type=service_type) == [
+        f"eureka_service_type is {service_type}: that publishes Eureka's REST API, which has no authentication, {where}, "
+        "where whoever reaches it reads every registered instance and can register or cancel instances. Keep ClusterIP "
+        "(kubectl port-forward svc/eureka for the dashboard), or say yes explicitly: eureka_expose_unauthenticated_api: true, "
+        "after restricting who can reach that port"]
+    assert checks(eureka_service_type=service_type, eureka_expose_unauthenticated_api=True) == []
+
+
+@pytest.mark.parametrize("name", ["eureka_eviction_interval_ms", "eureka_response_cache_update_interval_ms"])
+def test_eureka_intervals_must_be_positive(name):
+    assert checks(**{name: 0}) == [f"{name} must be a positive number of milliseconds: Eureka's timers refuse 0"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -81,13 +82,21 @@ CONFIGS: dict[str, tuple[Path | None, dict]] = {
                                 "eureka_storage_class": "daocloud-nfs"}),
     "five_placed": (None, {
         "eureka_replicas": 5, "eureka_node_key": "eureka/server", "eureka_application_name": "registry",
+        "eureka_log_level": "WARN", "eureka_eviction_interval_ms": 5000,
         "eureka_spring_properties": {"eureka": {"server": {"enable-self-preservation": False,
-                                                           "renewal-percent-threshold": 0.49}}}}),
+                                                           "renewal-percent-threshold": 0.49,
+                                                           "response-cache-update-interval-ms": 1000}},
+                                     "logging": {"level": {"org.springframework": "DEBUG"}}}}),
     "example": (REPO_ROOT / "inventories" / "example", {}),
+    "kind": (REPO_ROOT / "inventories" / "kind", {}),
+    # The kind inventory's commented opt-in, switched on.
+    "kind_exposed": (REPO_ROOT / "inventories" / "kind", {"eureka_service_type": "NodePort", "eureka_service_node_port": 30761,
+                                                          "eureka_expose_unauthenticated_api": True}),
     # Every check of the variables at once: the role reports all problems in one message.
     "bad": (None, {"eureka_service_type": "NodePort", "eureka_service_node_port": 38001,
                    "eureka_management_port": 8761,
-                   "eureka_env": [{"name": "SPRING_APPLICATION_JSON", "value": "{}"}],
+                   "eureka_env": [{"name": "SPRING_APPLICATION_JSON", "value": "{}"},
+                                  {"name": "JAVA_TOOL_OPTIONS", "value": "-XX:MaxRAMPercentage=80"}],
                    "eureka_image_tag": "latest", "eureka_headless_service_name": "eureka",
                    "eureka_replicas": 0,
                    "eureka_resources": {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}}),
@@ -217,20 +226,55 @@ def test_notebook_image_and_ports_through_the_example_inventory(rendered):
     assert props["management"]["server"]["port"] == 8001
     assert props["eureka"]["instance"]["hostname"] == (
         f"register-server-2.register-server-peers.register.svc.{CLUSTER_DOMAIN}")
+    # The notebook's NodePort is an explicit opt-in now: in-cluster only.
     service = result.one("Service", "register-server")
-    assert service["spec"]["type"] == "NodePort"
-    assert service["spec"]["ports"] == [
-        {"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP", "nodePort": 30801}]
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["ports"] == [{"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}]
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "daocloud-nfs"
+
+
+# What the image's development settings are replaced by, in SPRING_APPLICATION_JSON (which Spring
+# ranks above the image's application.properties): Eureka's own intervals, INFO logging, and
+# self-preservation on unless an inventory turns it off (kind does, for a laptop that sleeps).
+@pytest.mark.parametrize(("config", "self_preservation"), [("default", True), ("example", True), ("kind", False)])
+def test_production_properties_by_default(rendered, config, self_preservation):
+    result = rendered(config)
+    props = spring_properties(result, result.one("StatefulSet")["metadata"]["name"] + "-0")
+    assert props["logging"]["level"] == {"com.netflix.eureka": "INFO"}
+    server = props["eureka"]["server"]
+    assert server["eviction-interval-timer-in-ms"] == 60000
+    assert server["response-cache-update-interval-ms"] == 30000
+    assert server["enable-self-preservation"] is self_preservation
 
 
 def test_extra_spring_properties_override_the_generated_ones(rendered):
     props = spring_properties(rendered("five_placed"), "eureka-0")
+    # The role's variables replace the defaults, and eureka_spring_properties wins over both.
+    assert props["logging"]["level"] == {"com.netflix.eureka": "WARN", "org.springframework": "DEBUG"}
+    assert props["eureka"]["server"]["eviction-interval-timer-in-ms"] == 5000
+    assert props["eureka"]["server"]["response-cache-update-interval-ms"] == 1000
     assert props["eureka"]["server"]["enable-self-preservation"] is False
     assert props["eureka"]["server"]["renewal-percent-threshold"] == 0.49
     assert props["spring"]["application"]["name"] == "registry"
     # Merged, not replaced: the peer settings are still there.
     assert props["eureka"]["server"]["myUrl"].startswith("http://eureka-0.")
+
+
+def test_kind_inventory_keeps_the_api_in_the_cluster_unless_told(rendered):
+    for config in ("kind", "kind_exposed"):
+        for version in KUBERNETES_VERSIONS:
+            for obj in rendered(config).objects:
+                kubernetes_validate.validate(obj, version, strict=True)
+    client = rendered("kind").one("Service", "eureka")
+    assert client["spec"]["type"] == "ClusterIP"
+    assert "nodePort" not in client["spec"]["ports"][0]
+    exposed = rendered("kind_exposed").one("Service", "eureka")
+    assert exposed["spec"]["type"] == "NodePort"
+    assert exposed["spec"]["ports"][0]["nodePort"] == 30761
+    # A heap that leaves room under the limit: 40% of 640Mi.
+    container = rendered("kind").one("StatefulSet")["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"]["memory"] == "640Mi"
+    assert {"name": "JAVA_TOOL_OPTIONS", "value": "-XX:MaxRAMPercentage=40 -XX:+UseSerialGC"} in container["env"]
 
 
 def test_placement_from_a_node_key(rendered):
@@ -268,6 +312,11 @@ def test_peer_check_job_name_is_stable(rendered):
     "eureka_headless_service_name and eureka_service_name are both 'eureka': the headless Service",
     "eureka_replicas 0 must be at least 1",
     "eureka_resources: the memory request 2Gi is above its limit 1Gi",
+    re.escape("eureka_service_type is NodePort: that publishes Eureka's REST API, which has no authentication, on a port of "
+              "every node") + ".*" + re.escape("say yes explicitly: eureka_expose_unauthenticated_api: true"),
+    re.escape("eureka_env caps the JVM heap at 819Mi (-XX:MaxRAMPercentage=80) under the memory limit 1024Mi of "
+              "eureka_resources, leaving 204Mi for the rest of the JVM") + ".*"
+    + re.escape("the rule is at least eureka_jvm_min_non_heap (320Mi) outside the heap"),
 ])
 def test_bad_variables_fail_before_anything_is_written(renders, message):
     failure = renders["bad"]
