@@ -17,13 +17,13 @@ from __future__ import annotations
 import pytest
 
 from fake_workloads import deployment
+from rbac_table import load_manifests
 from rbac_cluster import (
     REPO_ROOT,
     ClusterLoop,
     RbacApiServer,
     Run,
     credential_environment,
-    load_manifests,
     run_playbook,
     serve,
     service_accounts,
@@ -44,6 +44,8 @@ NOT_EXERCISED = {
     **{("kubeops-platform:gitlab", 5, verb, resource): "diagnosis after a failed wait"
        for verb in ("get", "list") for resource in ("pods", "events")},
     ("kubeops-platform:gitlab", 6, "get", "pods/log"): "diagnosis of a failed init Job",
+    **{("kubeops-platform:gitlab", 7, verb, "networkpolicies"): "gitlab_network_policy_enabled, off by default"
+       for verb in ("get", "list", "create", "patch", "delete")},
     **{("kubeops-platform:eureka", 6, verb, resource): "diagnosis after a failed wait"
        for verb in ("get", "list") for resource in ("pods", "events")},
     ("kubeops-platform:eureka", 7, "get", "pods/log"): "diagnosis of a failed peer check",
@@ -135,10 +137,10 @@ RUNS = {
         "kind": "PersistentVolume", "selector": "released=true", "timeout": 1, "remove_finalizers": True, "allow_live": True}, ()),
     "gitlab": ("gitlab.yml", "gitlab.yml", FAST_GITLAB, ()),
     "gitlab_again": ("gitlab.yml", "gitlab.yml", FAST_GITLAB, ()),
-    # A new configuration, a bigger claim, a root password given, a Service edited by hand (below).
+    # A new configuration, a bigger claim, a new Redis password, a Service edited by hand (below).
     "gitlab_changed": ("gitlab.yml", "gitlab.yml", {**FAST_GITLAB, "gitlab_external_url": "https://gitlab.example.com",
                                                     "gitlab_app_storage_size": "40Gi",
-                                                    "gitlab_root_password": "Changed-root-password-1234"}, ()),
+                                                    "gitlab_redis_password": "Changed-redis-password-1234"}, ()),
     "gitlab_absent": ("gitlab.yml", "gitlab.yml", {**FAST_GITLAB, "gitlab_state": "absent", "gitlab_purge": True}, ()),
     "eureka": ("eureka.yml", "eureka.yml", FAST_EUREKA, ()),
     # One more server, and a Service edited by hand (below).

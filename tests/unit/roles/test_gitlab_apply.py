@@ -5,8 +5,9 @@ logs every request; fake controllers (fake_workloads.py, plus a Job controller i
 fake_cluster.py) roll out the Deployments and finish the init Job. One scenario, run once per
 session, in order:
 
-deploy -> run again -> --check --diff -> change the config and the init Job's inputs ->
-an init Job that fails -> a redis that never becomes Ready -> state=absent.
+deploy -> run again -> --check --diff -> change the config and the init Job's inputs -> the
+completed init Job cleaned up -> a new Redis password -> an init Job that fails -> a redis that
+never becomes Ready -> state=absent.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ NAMESPACE = "gitlab"
 # Small waits: the fake cluster settles in a few ticks.
 FAST = {"gitlab_wait_poll_interval": 1, "gitlab_middleware_timeout": 60, "gitlab_init_timeout": 60, "gitlab_app_timeout": 60}
 BROKEN_REDIS_IMAGE = "redis:7.2.5-broken"
+ROTATED_REDIS_PASSWORD = "Rotated-redis-password-1234"
 
 
 @dataclass
@@ -62,6 +64,12 @@ def _objects(api: ApiServer, kind: str) -> list[dict]:
         return [o for o in api.objects.values() if o["kind"] == kind and not o["metadata"].get("deletionTimestamp")]
 
 
+def _remove_jobs(api: ApiServer) -> None:
+    with api._lock:
+        for key in [k for k, o in api.objects.items() if o["kind"] == "Job" or o["metadata"].get("labels", {}).get("job-name")]:
+            del api.objects[key]
+
+
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     api = ApiServer()
@@ -88,8 +96,14 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
             runs["deploy"].objects = {k: _objects(api, k) for k in ("Job", "Pod", "ReplicaSet")}
             runs["again"] = run()
             runs["check"] = run("--check", "--diff")
-            runs["change"] = run(gitlab_external_url="https://gitlab.example.com", gitlab_init_backoff_limit=3)
+            changed = {"gitlab_external_url": "https://gitlab.example.com", "gitlab_init_backoff_limit": 3}
+            runs["change"] = run(**changed)
             runs["change"].objects = {k: _objects(api, k) for k in ("Job", "ReplicaSet")}
+            _remove_jobs(api)  # as a TTL or a cleanup policy would
+            runs["job_cleaned"] = run(**changed)
+            runs["job_cleaned"].objects = {"Job": _objects(api, "Job")}
+            runs["rotate"] = run(**changed, gitlab_redis_password=ROTATED_REDIS_PASSWORD)
+            runs["rotate"].objects = {"Secret": _objects(api, "Secret")}
             runs["job_fails"] = run(gitlab_init_backoff_limit=0)
             with api._lock:
                 api.add({"apiVersion": "v1", "kind": "Event",
@@ -118,7 +132,8 @@ def test_the_first_run_deploys_everything_and_waits_for_it(scenario: dict[str, R
         "Namespace/gitlab", "Secret/gitlab-root-password", "Secret/gitlab-postgresql-password", "Secret/gitlab-redis-password",
         "PersistentVolumeClaim/gitlab-data", "PersistentVolumeClaim/gitlab-redis-data", "PersistentVolumeClaim/gitlab-postgresql-data",
         "Service/gitlab-redis", "Deployment/gitlab-redis", "Service/gitlab-postgresql", "Deployment/gitlab-postgresql",
-        f"Job/{job}", "ConfigMap/gitlab-omnibus-config", "Service/gitlab", "Deployment/gitlab",
+        f"Job/{job}", "ConfigMap/gitlab-init-completed", "ConfigMap/gitlab-omnibus-config", "Service/gitlab",
+        "Deployment/gitlab",
     ])
     assert deploy.objects["Job"][0]["status"]["conditions"][0]["type"] == "Complete"
     # In order: redis and postgres Ready, then the init Job complete, then gitlab-ce Ready.
@@ -147,6 +162,25 @@ def test_check_mode_reports_no_change_and_writes_nothing(scenario: dict[str, Run
     assert check.recap["changed"] == 0
     assert check.writes() == []
     assert check.rewritten() == {}
+
+
+def test_a_completed_init_job_that_was_cleaned_up_is_not_run_again(scenario: dict[str, Run]) -> None:
+    cleaned = scenario["job_cleaned"]
+    assert cleaned.returncode == 0, cleaned.output[-3000:]
+    assert cleaned.recap["changed"] == 0
+    assert cleaned.writes() == [] and cleaned.objects["Job"] == []
+
+
+def test_a_new_redis_password_rolls_redis_and_gitlab_and_nothing_else(scenario: dict[str, Run]) -> None:
+    rotate = scenario["rotate"]
+    assert rotate.returncode == 0, rotate.output[-3000:]
+    rewritten = set(rotate.rewritten())
+    assert {"Secret/gitlab-redis-password", "Deployment/gitlab-redis", "Deployment/gitlab"} <= rewritten
+    assert not rewritten & {"Deployment/gitlab-postgresql", "Secret/gitlab-postgresql-password", "Secret/gitlab-root-password",
+                            "ConfigMap/gitlab-omnibus-config"}
+    secret = next(s for s in rotate.objects["Secret"] if s["metadata"]["name"] == "gitlab-redis-password")
+    assert base64.b64decode(secret["data"]["redis.conf"]).decode() == f'requirepass "{ROTATED_REDIS_PASSWORD}"\n'
+    assert not [w for w in rotate.writes() if "/jobs" in w], "the init Job does not depend on the password's value"
 
 
 def test_a_config_change_rolls_gitlab_and_a_new_init_job_replaces_the_old(scenario: dict[str, Run]) -> None:
@@ -188,7 +222,9 @@ def test_absent_removes_the_workloads_and_keeps_claims_and_secrets(scenario: dic
     absent = scenario["absent"]
     assert absent.returncode == 0, absent.output[-3000:]
     left = {kind: sorted(o["metadata"]["name"] for o in objects) for kind, objects in absent.objects.items()}
-    assert left["Deployment"] == [] and left["Service"] == [] and left["ConfigMap"] == [] and left["Job"] == []
+    assert left["Deployment"] == [] and left["Service"] == [] and left["Job"] == []
+    # The database stays prepared: so does the record of its init Job.
+    assert left["ConfigMap"] == ["gitlab-init-completed"]
     assert left["PersistentVolumeClaim"] == ["gitlab-data", "gitlab-postgresql-data", "gitlab-redis-data"]
     assert left["Secret"] == ["gitlab-postgresql-password", "gitlab-redis-password", "gitlab-root-password"]
 
@@ -197,7 +233,7 @@ def test_passwords_never_appear_in_the_output(scenario: dict[str, Run]) -> None:
     secrets = [r.body for run in scenario.values() for r in run.requests
                if r.method in ("POST", "PATCH") and re.search(r"/secrets(/|$)", r.path) and isinstance(r.body, dict)]
     passwords = {base64.b64decode(s["data"]["password"]).decode() for s in secrets if "data" in s}
-    assert len(passwords) == 3
+    assert len(passwords) == 4 and ROTATED_REDIS_PASSWORD in passwords  # three generated, one rotated
     for name, run in scenario.items():
         for password in passwords:
             assert password not in run.output, f"a password appears in the output of the {name} run"

@@ -41,6 +41,7 @@ CASES: dict[str, list[str]] = {
         "-i", "inventories/example", "playbooks/gitlab.yml",
         "-e", json.dumps({
             "gitlab_storage_mode": "shared",
+            "gitlab_allow_database_on_nfs": True,
             "gitlab_saml_enabled": True,
             "gitlab_saml_idp_cert": "-----BEGIN CERTIFICATE-----\nMIICnTCCAYUCBgGAzOEFWTANBgkqhkiG9w0BAQsFADAS\n-----END CERTIFICATE-----\n",
             "gitlab_saml_extra_args": {"attribute_statements": {"email": ["mail"]}, "allowed_clock_drift": 5},
@@ -63,6 +64,7 @@ CASES: dict[str, list[str]] = {
             "gitlab_service_type": "LoadBalancer",
             "gitlab_service_http_node_port": 32080,
             "gitlab_storage_class": "",
+            "gitlab_network_policy_enabled": True,
         }),
     ],
 }
@@ -130,6 +132,7 @@ REJECTED_VALUES = {
     "gitlab_app_resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
     "gitlab_puma_workers": 1,
     "gitlab_postgres_max_connections": 50,
+    "gitlab_database_storage_class": "daocloud-nfs",
 }
 EXTERNAL_WITHOUT_PASSWORD = {"gitlab_postgres_enabled": False, "gitlab_postgres_host": "db.example.com"}
 
@@ -260,6 +263,10 @@ def test_every_secret_configmap_and_claim_reference_resolves(render: Render) -> 
         for volume in pod.get("volumes", []):
             if "persistentVolumeClaim" in volume and volume["persistentVolumeClaim"]["claimName"] not in claims:
                 problems.append(f"{where}: claim {volume['persistentVolumeClaim']['claimName']}")
+            if "secret" in volume:
+                keys = [item["key"] for item in volume["secret"].get("items", [])]
+                if any(key not in secrets.get(volume["secret"]["secretName"], {}) for key in keys):
+                    problems.append(f"{where}: volume {volume['name']} -> Secret {volume['secret']}")
         for container in pod.get("initContainers", []) + pod["containers"]:
             for env in container.get("env", []):
                 ref = env.get("valueFrom", {})
@@ -380,6 +387,44 @@ def test_no_password_in_configmaps_env_values_or_play_output(render: Render) -> 
             for env in container.get("env", []):
                 if re.search(r"PASS|AUTH|SECRET|TOKEN", env["name"]):
                     assert "valueFrom" in env and "secretKeyRef" in env["valueFrom"], f"{container['name']}: {env['name']}"
+            command_line = " ".join(container.get("command", []) + container.get("args", []))
+            assert not re.search(r"requirepass|\$\(|PASSWORD", command_line), f"{container['name']}: {command_line}"
+
+
+def test_redis_reads_its_password_from_a_config_file_in_its_secret(render: Render) -> None:
+    if not render.of_kind("Deployment") or "gitlab-redis" not in {d["metadata"]["name"] for d in render.of_kind("Deployment")}:
+        pytest.skip("Redis runs outside the role here")
+    redis = _container(render, "Deployment", "gitlab-redis", "redis")
+    assert redis["args"][:2] == ["redis-server", "/usr/local/etc/redis/redis.conf"]
+    assert {"name": "config", "mountPath": "/usr/local/etc/redis", "readOnly": True} in redis["volumeMounts"]
+    secret = next(s for s in render.secrets if s["metadata"]["name"] == "gitlab-redis-password")
+    password = base64.b64decode(secret["data"]["password"]).decode()
+    assert base64.b64decode(secret["data"]["redis.conf"]).decode() == f'requirepass "{password}"\n'
+
+
+def test_the_root_password_is_a_file_for_the_seed_not_an_environment_variable(render: Render) -> None:
+    gitlab = _container(render, "Deployment", "gitlab", "gitlab")
+    assert "GITLAB_ROOT_PASSWORD" not in {e["name"] for e in gitlab["env"]}
+    volumes = {v["name"]: v for v in render.get("Deployment", "gitlab")["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["initial-root-password"]["secret"] == {
+        "secretName": "gitlab-root-password", "items": [{"key": "password", "path": "password"}], "defaultMode": 0o400}
+    config = render.get("ConfigMap", "gitlab-omnibus-config")["data"]["gitlab.rb"]
+    assert "gitlab_rails['initial_root_password'] = File.read('/run/secrets/gitlab-initial-root/password')" in config
+    root = next(s for s in render.secrets if s["metadata"]["name"] == "gitlab-root-password")
+    assert "first seeds its database" in root["metadata"]["annotations"]["kubeops.platform/password-use"]
+
+
+def test_a_new_password_rolls_the_pods_that_read_it(renders: dict[str, Render]) -> None:
+    def checksums(render: Render) -> dict[str, str]:
+        return {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["annotations"]["checksum/credentials"]
+                for d in render.of_kind("Deployment") if d["metadata"]["name"] in ("gitlab", "gitlab-redis")}
+
+    generated, given = checksums(renders["example"]), checksums(renders["example-shared-saml"])
+    assert set(generated) == {"gitlab", "gitlab-redis"}
+    assert generated["gitlab-redis"] != given["gitlab-redis"] and generated["gitlab"] != given["gitlab"]
+    for render in renders.values():
+        for value in checksums(render).values():
+            assert all(password not in value for password in render.passwords().values())
 
 
 def test_the_secrets_file_is_readable_by_its_owner_only(render: Render) -> None:
@@ -412,6 +457,41 @@ def test_images_are_pinned_to_versions_gitlab_supports(render: Render) -> None:
 def test_the_example_pulls_from_the_private_registry(renders: dict[str, Render]) -> None:
     images = {c["image"] for _kind, pod in _pod_specs(renders["example"]) for c in pod.get("initContainers", []) + pod["containers"]}
     assert all(image.startswith("10.29.3.30:30004/gitlab/") for image in images), images
+
+
+def test_pods_run_hardened_and_the_databases_as_their_images_users(render: Render) -> None:
+    for where, pod in _pod_specs(render):
+        assert pod["automountServiceAccountToken"] is False, where
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, where
+    for name in ("gitlab-redis", "gitlab-postgresql"):
+        if not any(d["metadata"]["name"] == name for d in render.of_kind("Deployment")):
+            continue
+        pod = render.get("Deployment", name)["spec"]["template"]["spec"]
+        assert {k: pod["securityContext"][k] for k in ("runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup")} \
+            == {"runAsUser": 999, "runAsGroup": 999, "runAsNonRoot": True, "fsGroup": 999}
+        assert pod["containers"][0]["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    for job in render.of_kind("Job"):
+        assert job["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    gitlab = render.get("Deployment", "gitlab")["spec"]["template"]["spec"]
+    assert all(c["securityContext"]["runAsNonRoot"] for c in gitlab["initContainers"])
+
+
+def test_the_example_keeps_the_databases_off_nfs(renders: dict[str, Render]) -> None:
+    classes = {c["metadata"]["name"]: c["spec"]["storageClassName"] for c in renders["example"].of_kind("PersistentVolumeClaim")}
+    assert classes == {"gitlab-data": "daocloud-nfs", "gitlab-redis-data": "local-path", "gitlab-postgresql-data": "local-path"}
+
+
+def test_the_network_policy_admits_only_gitlab_and_the_init_job(renders: dict[str, Render]) -> None:
+    assert renders["defaults"].of_kind("NetworkPolicy") == []
+    render = renders["overrides"]  # policy on; Redis runs outside the role there
+    (policy,) = render.of_kind("NetworkPolicy")
+    postgres_pod = render.get("Deployment", "gitlab-postgresql")["spec"]["template"]["metadata"]["labels"]
+    assert selector_match(postgres_pod, policy["spec"]["podSelector"])
+    peers = policy["spec"]["ingress"][0]["from"][0]["podSelector"]
+    admitted = [w["metadata"]["name"] for w in render.workloads()
+                if selector_match(w["spec"]["template"]["metadata"]["labels"], peers)]
+    assert sorted(admitted) == sorted(["gitlab"] + [j["metadata"]["name"] for j in render.of_kind("Job")])
+    assert policy["spec"]["ingress"][0]["ports"] == [{"port": "postgresql", "protocol": "TCP"}]
 
 
 def test_stateful_workloads_never_run_two_pods_on_one_volume(render: Render) -> None:
@@ -464,7 +544,7 @@ def test_omnibus_config_disables_bundled_services_and_reads_passwords_from_env(r
     for line in ("postgresql['enable'] = false", "redis['enable'] = false", "prometheus_monitoring['enable'] = false",
                  "gitlab_rails['db_password'] = ENV['GITLAB_DB_PASSWORD']",
                  "gitlab_rails['redis_password'] = ENV['GITLAB_REDIS_PASSWORD']",
-                 "gitlab_rails['initial_root_password'] = ENV['GITLAB_ROOT_PASSWORD']"):
+                 ):
         assert line in config.splitlines()
 
 
@@ -499,6 +579,16 @@ def test_gitlab_is_sized_for_its_container_not_the_node(renders: dict[str, Rende
     assert max_connections >= needed + 20
     memory_constrained = workers == "0"
     assert ("MALLOC_CONF" in settings.get("gitlab_rails['env']", "")) == memory_constrained
+
+
+def test_logs_fit_their_volume(render: Render) -> None:
+    settings = _omnibus_settings(render)
+    size_mb = int(settings["logging['svlogd_size']"].split(" * ")[0])
+    files = int(settings["logging['svlogd_num']"])
+    assert (settings["logging['logrotate_size']"], int(settings["logging['logrotate_rotate']"])) == (f"'{size_mb}M'", files)
+    volume = next(v for v in render.get("Deployment", "gitlab")["spec"]["template"]["spec"]["volumes"] if v["name"] == "logs")
+    limit_mb = int(volume["emptyDir"]["sizeLimit"].removesuffix("Gi")) * 1024
+    assert 20 * (files + 1) * size_mb <= limit_mb  # about 20 services log there
 
 
 def test_saml_is_rendered_only_when_enabled(renders: dict[str, Render]) -> None:
@@ -555,6 +645,36 @@ def test_a_second_render_reuses_the_passwords_and_changes_nothing(renders: dict[
     assert re.search(r"changed=0\b", second.output), second.output[-2000:]
 
 
+@pytest.mark.parametrize(
+    ("values", "refusal"),
+    [
+        ({"gitlab_root_password": "another-root-password"},
+         "gitlab_root_password differs from the initial root password kept in Secret gitlab/gitlab-root-password"),
+        ({"gitlab_postgres_password": "another-db-password"},
+         "gitlab_postgres_password differs from the password kept in Secret gitlab/gitlab-postgresql-password"),
+        ({"gitlab_postgres_password": "another-db-password", "gitlab_postgres_password_rotated": True}, None),
+        ({"gitlab_redis_password": "another-redis-password"}, None),
+    ],
+    ids=["root", "postgres", "postgres-rotated", "redis"],
+)
+def test_a_kept_password_changes_only_where_the_change_reaches_its_server(
+        renders: dict[str, Render], tmp_path: Path, values: dict, refusal: str | None) -> None:
+    directory = tmp_path / "out"
+    directory.mkdir()
+    for path in (renders["defaults"].manifest_file, renders["defaults"].secrets_file):
+        (directory / path.name).write_text(path.read_text())
+    process = run_render("defaults", directory, ["-e", json.dumps(values)])
+    if refusal is None:
+        changed = collect("defaults", directory, process)
+        name = next(iter(values))
+        assert changed.passwords()[f"gitlab-{'postgresql' if 'postgres' in name else 'redis'}-password"] == values[name]
+        return
+    output = process.communicate(timeout=600)[0]
+    assert process.returncode != 0 and refusal in output, output[-3000:]
+    assert (directory / "gitlab-secrets.yml").read_text() == renders["defaults"].secrets_file.read_text()
+    assert all(password not in output for password in renders["defaults"].passwords().values())
+
+
 def test_given_passwords_are_used(renders: dict[str, Render]) -> None:
     render = renders["example-shared-saml"]
     assert render.passwords()["gitlab-root-password"] == GIVEN_ROOT_PASSWORD
@@ -581,6 +701,7 @@ def test_rejected_values_stop_the_role_before_anything_is_written(runs: dict[str
         "gitlab_app_resources: the memory limit 2Gi is below 3Gi, the least GitLab runs in",
         "gitlab_puma_workers 1: GitLab's clustered mode needs at least 2 workers; use 0 for single mode",
         "gitlab_postgres_max_connections 50 is below the 70 connections GitLab opens with 1 Puma workers of 4 threads",
+        "PostgreSQL and Redis would keep their data on NFS or a shared volume (their storage class is daocloud-nfs)",
     ],
 )
 def test_bad_values_are_rejected_with_the_rule_they_break(runs: dict[str, Render | Failure], message: str) -> None:
