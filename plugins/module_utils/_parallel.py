@@ -8,7 +8,6 @@ Private to the kubeops.platform collection: no compatibility promise outside it.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Callable, Iterable, TypeVar
 
 from ansible_collections.kubeops.platform.plugins.module_utils._client import K8sClient
@@ -73,10 +72,13 @@ class Workers:
                 except Exception as exc:  # noqa: BLE001 - reported with what was done
                     raise Stopped(exc, done) from exc
             return done
+        # Imported here: a task that writes one object (the common case) never needs the pool.
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
         results: dict[int, Result] = {}
         errors: dict[int, BaseException] = {}
         with ThreadPoolExecutor(max_workers=self.parallel) as pool:
-            running: dict[Future, int] = {}
+            running: dict = {}  # future -> index of its item
             queue = list(enumerate(items))
             while queue or running:
                 while queue and len(running) < self.parallel and not errors:

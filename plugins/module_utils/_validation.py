@@ -12,7 +12,6 @@ Standard library only: modules import it on the managed node.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Iterable
@@ -57,6 +56,8 @@ def validate_choice(value: Any, choices: Iterable[str], what: str) -> None:
     message = f"{what} {show(value)} is not one of {', '.join(choices)}"
     if isinstance(value, str):
         same_letters = [choice for choice in choices if choice.lower() == value.lower()]
+        import difflib  # only for a value that is already wrong
+
         close = same_letters or difflib.get_close_matches(value, choices, n=1)
         if close:
             message += f" (did you mean '{close[0]}'?)"
