@@ -37,19 +37,33 @@ def kubeconfig_location() -> str:
     return os.environ.get("KUBECONFIG") or "~/.kube/config"
 
 
-def probe_cluster(kubeconfig: str) -> tuple[str | None, str]:
-    """Return (host, version) when the API answers, else (None, reason)."""
+def probe_cluster(kubeconfig: str, context: str | None = None, environ: dict | None = None) -> tuple[str | None, str]:
+    """Return (host, version) when the API answers, else (None, reason).
+
+    With K8S_AUTH_HOST in ``environ`` (the AWX credential's variables), that host is probed with
+    K8S_AUTH_API_KEY, K8S_AUTH_SSL_CA_CERT and K8S_AUTH_VERIFY_SSL; otherwise the kubeconfig
+    (its ``context``, or its current one).
+    """
     from kubernetes import client, config
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config.config_exception import ConfigException
 
+    environ = {} if environ is None else environ
     configuration = client.Configuration()
-    try:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration, persist_config=False)
-    except ConfigException as exc:
-        return None, f"no usable kubeconfig: {exc}"
-    except OSError as exc:
-        return None, f"cannot read kubeconfig: {exc}"
+    if environ.get("K8S_AUTH_HOST"):
+        configuration.host = environ["K8S_AUTH_HOST"]
+        if environ.get("K8S_AUTH_API_KEY"):
+            configuration.api_key = {"authorization": "Bearer " + environ["K8S_AUTH_API_KEY"]}
+        configuration.ssl_ca_cert = environ.get("K8S_AUTH_SSL_CA_CERT") or None
+        configuration.verify_ssl = environ.get("K8S_AUTH_VERIFY_SSL", "true").lower() not in ("false", "no", "0")
+    else:
+        try:
+            config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration,
+                                    persist_config=False)
+        except ConfigException as exc:
+            return None, f"no usable kubeconfig: {exc}"
+        except OSError as exc:
+            return None, f"cannot read kubeconfig: {exc}"
     # One attempt only: urllib3 would otherwise retry a refused connection three times.
     configuration.retries = 0
     api = client.VersionApi(client.ApiClient(configuration))
@@ -69,10 +83,10 @@ def probe_cluster(kubeconfig: str) -> tuple[str | None, str]:
     return configuration.host, f"Kubernetes {version}"
 
 
-def probe_with_deadline(kubeconfig: str) -> tuple[str | None, str]:
+def probe_with_deadline(kubeconfig: str, context: str | None = None, environ: dict | None = None) -> tuple[str | None, str]:
     """probe_cluster, bounded even when a kubeconfig exec plugin hangs."""
     result: list[tuple[str | None, str]] = []
-    worker = threading.Thread(target=lambda: result.append(probe_cluster(kubeconfig)), daemon=True)
+    worker = threading.Thread(target=lambda: result.append(probe_cluster(kubeconfig, context, environ)), daemon=True)
     worker.start()
     worker.join(PROBE_TIMEOUT + 2)
     if not result:
@@ -152,11 +166,17 @@ def run_target(target: Path, inventory: Path, playbook_args: list[str]) -> bool:
 
 
 def probe_only() -> int:
-    """--probe: say whether a cluster answers, for other harness steps (exit status 0 when one does)."""
+    """--probe: say whether a cluster answers, for the molecule step (exit status 0 when one does).
+
+    Like that scenario, it takes the cluster from K8S_AUTH_HOST (and the other K8S_AUTH_* variables)
+    when set, else from the kubeconfig's MOLECULE_CONTEXT or current context.
+    """
     kubeconfig = kubeconfig_location()
-    host, detail = probe_with_deadline(kubeconfig)
+    host, detail = probe_with_deadline(kubeconfig, os.environ.get("MOLECULE_CONTEXT") or None, dict(os.environ))
     if host is None:
-        print(f"no Kubernetes cluster answers (KUBECONFIG={kubeconfig}, reason: {detail})")
+        where = (f"K8S_AUTH_HOST={os.environ['K8S_AUTH_HOST']}" if os.environ.get("K8S_AUTH_HOST")
+                 else f"KUBECONFIG={kubeconfig}")
+        print(f"no Kubernetes cluster answers ({where}, reason: {detail})")
         return 1
     print(f"Kubernetes API at {host} answers ({detail})")
     return 0

@@ -19,7 +19,7 @@ import jinja2
 import pytest
 import yaml
 
-from fake_k8s import serve_http
+from fake_k8s import FakeKube, serve_http
 from rbac_cluster import DiscoveryFake
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -134,3 +134,28 @@ def test_named_nodes_must_exist(api, tmp_path):
                      MOLECULE_MIDDLEWARE_NODES="e-worker", MOLECULE_APPLICATION_NODES="node-9")
     assert result.returncode != 0
     assert "not in the cluster: ['node-9']" in result.stdout
+
+
+# ---- make molecule-cluster's probe: the cluster the scenario would use ---------------------------------
+def _run_probe(environ: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "run-integration.py"), "--probe"],
+                          env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": environ.pop("HOME"), **environ},
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_probe_takes_the_cluster_from_the_awx_credential_variables(tmp_path):
+    fake = FakeKube()
+    server, url = serve_http(fake, expect_token="token")  # anything else is answered 401, unseen by the fake
+    try:
+        answer = _run_probe({"HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "none"),
+                             "K8S_AUTH_HOST": url, "K8S_AUTH_API_KEY": "token", "K8S_AUTH_VERIFY_SSL": "false"})
+    finally:
+        server.shutdown()
+    assert (answer.returncode, answer.stdout.split(" (")[0]) == (0, f"Kubernetes API at {url} answers"), answer.stderr
+    assert fake.log, "the probe did not send the credential's token"
+
+
+def test_the_probe_says_which_cluster_did_not_answer(tmp_path):
+    answer = _run_probe({"HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "none"), "K8S_AUTH_HOST": "http://127.0.0.1:9"})
+    assert answer.returncode == 1
+    assert answer.stdout.startswith("no Kubernetes cluster answers (K8S_AUTH_HOST=http://127.0.0.1:9, reason: ")
