@@ -658,8 +658,9 @@ def test_a_second_render_reuses_the_passwords_and_changes_nothing(renders: dict[
     ids=["root", "postgres", "postgres-rotated", "redis"],
 )
 def test_a_kept_password_changes_only_where_the_change_reaches_its_server(
-        renders: dict[str, Render], tmp_path: Path, values: dict, refusal: str | None) -> None:
-    directory = tmp_path / "out"
+        renders: dict[str, Render], tmp_path_factory: pytest.TempPathFactory, values: dict, refusal: str | None) -> None:
+    # A short directory: Ansible's local RPC socket lives under it, and socket paths are limited to 107 bytes.
+    directory = tmp_path_factory.mktemp("pw") / "out"
     directory.mkdir()
     for path in (renders["defaults"].manifest_file, renders["defaults"].secrets_file):
         (directory / path.name).write_text(path.read_text())
