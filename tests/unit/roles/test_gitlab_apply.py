@@ -5,7 +5,7 @@ logs every request; fake controllers (fake_workloads.py, plus a Job controller i
 fake_cluster.py) roll out the Deployments and finish the init Job. One scenario, run once per
 session, in order:
 
-deploy -> run again -> --check --diff -> change the config and the init Job's inputs -> the
+deploy -> run again -> --check --diff -> image tags across an upgrade stop and back -> change the config and the init Job's inputs -> the
 completed init Job cleaned up -> a new Redis password -> an init Job that fails -> a redis that
 never becomes Ready -> state=absent.
 """
@@ -96,6 +96,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
             runs["deploy"].objects = {k: _objects(api, k) for k in ("Job", "Pod", "ReplicaSet")}
             runs["again"] = run()
             runs["check"] = run("--check", "--diff")
+            runs["skip_stop"] = run(gitlab_app_image_tag="18.9.0-ce.0")
+            runs["downgrade"] = run(gitlab_app_image_tag="18.6.2-ce.0")
             changed = {"gitlab_external_url": "https://gitlab.example.com", "gitlab_init_backoff_limit": 3}
             runs["change"] = run(**changed)
             runs["change"].objects = {k: _objects(api, k) for k in ("Job", "ReplicaSet")}
@@ -162,6 +164,18 @@ def test_check_mode_reports_no_change_and_writes_nothing(scenario: dict[str, Run
     assert check.recap["changed"] == 0
     assert check.writes() == []
     assert check.rewritten() == {}
+
+
+@pytest.mark.parametrize(("run", "message"), [
+    ("skip_stop", "gitlab_app_image_tag 18.9.0-ce.0 would upgrade the running GitLab 18.7.1 across the required upgrade "
+                  "stop 18.8: upgrade to the latest 18.8 patch first"),
+    ("downgrade", "gitlab_app_image_tag 18.6.2-ce.0 would downgrade the running GitLab 18.7.1"),
+])
+def test_an_image_tag_off_gitlabs_upgrade_path_is_refused_before_any_write(scenario: dict[str, Run], run: str,
+                                                                           message: str) -> None:
+    refused = scenario[run]
+    assert refused.returncode != 0 and message in refused.output, refused.output[-3000:]
+    assert refused.writes() == [] and refused.rewritten() == {}
 
 
 def test_a_completed_init_job_that_was_cleaned_up_is_not_run_again(scenario: dict[str, Run]) -> None:
