@@ -313,3 +313,13 @@ def dry_run(request: dict) -> bool:
     if request["method"] == "DELETE" and isinstance(body, dict):
         return "All" in (body.get("dryRun") or [])
     return "dryRun=All" in request["path"]
+
+
+SHARED_RECORDING = Path(__file__).resolve().parents[3] / "shared" / "apiserver" / "recordings.json"
+
+
+@pytest.mark.skipif(not SHARED_RECORDING.is_file(), reason="no shared recording beside this checkout")
+def test_the_replayed_recording_is_the_shared_one():
+    """The copy in files/ is what CI replays; where the shared recording is at hand, they must agree."""
+    assert json.loads(SHARED_RECORDING.read_text()) == RECORDING, (
+        f"copy {SHARED_RECORDING} to tests/unit/files/apiserver_recordings.json: the fake is held to an older recording")

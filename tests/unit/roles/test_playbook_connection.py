@@ -6,7 +6,7 @@ right one (``k8s_context: kind-kind``), whose API server accepts only that conte
 Each playbook runs once, in order, against the same cluster with its controllers running:
 
 roles with connection variables of their own (refused) -> site.yml -> nodes.yml with another
-taint rule -> taint.yml -> label.yml -> restart.yml -> force_delete.yml ->
+taint rule -> taint.yml -> label.yml -> restart.yml -> force_delete.yml -> doctor.yml ->
 gitlab.yml with gitlab_state=absent gitlab_purge=true -> the eureka role removed by a play whose
 module_defaults name the cluster under group/kubernetes.core.k8s.
 """
@@ -46,6 +46,7 @@ SCENARIOS: dict[str, list[str]] = {
     "restart": ["playbooks/restart.yml", "-e", "namespace=gitlab", "-e", "names=gitlab-redis", "-e", "wait_timeout=60"],
     "force_delete": ["playbooks/force_delete.yml", "-e", "kind=PersistentVolumeClaim", "-e", "namespace=gitlab",
                      "-e", "names=stuck", "-e", "remove_finalizers=true", "-e", "timeout=1"],
+    "doctor": ["playbooks/doctor.yml", "-e", "namespace=gitlab"],
     "gitlab_purge": ["playbooks/gitlab.yml", "-e", "gitlab_state=absent", "-e", "gitlab_purge=true"],
     "core_group": [str(FILES / "core_group.yml")],
 }
@@ -158,6 +159,9 @@ def test_each_run_did_its_work_on_the_named_cluster(cluster) -> None:
     restart_patch = json.dumps(redis[-1].body)
     assert "kubectl.kubernetes.io/restartedAt" in restart_patch
     assert "stuck" not in _names(right, "PersistentVolumeClaim", "gitlab")
+    # doctor.yml read the gitlab namespace of the named cluster (and wrote nothing).
+    assert any(r.method == "GET" and "/namespaces/gitlab/pods" in r.path for r in runs["doctor"].requests)
+    assert [r for r in runs["doctor"].requests if r.method != "GET"] == []
     # gitlab_purge: the workloads, claims and Secrets are gone; the namespace stays.
     for kind in ("Deployment", "Service", "ConfigMap", "PersistentVolumeClaim", "Secret"):
         assert _names(right, kind, "gitlab") == [], kind
