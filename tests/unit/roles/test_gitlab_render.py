@@ -133,6 +133,7 @@ REJECTED_VALUES = {
     "gitlab_puma_workers": 1,
     "gitlab_postgres_max_connections": 50,
     "gitlab_database_storage_class": "daocloud-nfs",
+    "gitlab_redis_password": 'with "quotes"',
 }
 EXTERNAL_WITHOUT_PASSWORD = {"gitlab_postgres_enabled": False, "gitlab_postgres_host": "db.example.com"}
 
@@ -703,6 +704,7 @@ def test_rejected_values_stop_the_role_before_anything_is_written(runs: dict[str
         "gitlab_puma_workers 1: GitLab's clustered mode needs at least 2 workers; use 0 for single mode",
         "gitlab_postgres_max_connections 50 is below the 70 connections GitLab opens with 1 Puma workers of 4 threads",
         "PostgreSQL and Redis would keep their data on NFS or a shared volume (their storage class is daocloud-nfs)",
+        "gitlab_redis_password must not contain a double quote or a backslash",
     ],
 )
 def test_bad_values_are_rejected_with_the_rule_they_break(runs: dict[str, Render | Failure], message: str) -> None:
