@@ -57,8 +57,9 @@ RETURN = r"""
 _value:
   description:
     - What the M(kubeops.platform.doctor) module returns, without C(changed).
-    - C(summary) (one line per problem, errors first), C(findings) (each with C(object), C(problem), C(severity),
-      C(summary), C(evidence), C(fix)), C(counts) per problem, C(healthy) (no error found), C(checked) and C(notes).
+    - C(summary) (one line per problem, errors first), C(fixes) (one line per distinct fix), C(findings) (each
+      with C(object), C(problem), C(severity), C(summary), C(evidence), C(fix)), C(counts) per problem,
+      C(healthy) (no error found), C(checked) and C(notes).
   type: dict
 """
 

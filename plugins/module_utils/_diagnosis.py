@@ -339,6 +339,7 @@ class Diagnosis:
             "findings": findings,
             "counts": dict(sorted(Counter(f["problem"] for f in findings).items())),
             "summary": summary_lines(findings),
+            "fixes": fix_lines(findings),
             "checked": {kind: len(seen) for kind, seen in self._checked.items()},
             "missing": list(self.missing),
             "notes": list(dict.fromkeys(notes)),
@@ -1040,7 +1041,7 @@ class Diagnosis:
             if failed:
                 evidence.update(reason=failed.get("reason"), message=failed.get("message"))
                 findings.append(self.finding("job_failed", kind, obj,
-                                             f"failed ({failed.get('reason')}: {failed.get('message')})"
+                                             f"failed ({': '.join(filter(None, (failed.get('reason'), failed.get('message')))) or 'no reason given'})"
                                              + _problems_text(pod_findings), evidence))
             return findings
         desired = _desired(kind, obj)
@@ -1178,6 +1179,19 @@ def summary_lines(findings: list[dict]) -> list[str]:
             line += f" (also {_plural(len(others), 'more pod')} of {owner['kind']} {owner['name']}: {_names(others)})"
         lines.append(line)
     return lines
+
+
+def fix_lines(findings: list[dict]) -> list[str]:
+    """One line per distinct fix, naming the first object it is for and how many more."""
+    fixes: dict[str, list[str]] = {}
+    for finding in findings:
+        obj = finding["object"]
+        where = f"{obj['namespace']}/{obj['name']}" if obj["namespace"] else obj["name"]
+        fixes.setdefault(finding["fix"], [])
+        if f"{obj['kind']} {where}" not in fixes[finding["fix"]]:
+            fixes[finding["fix"]].append(f"{obj['kind']} {where}")
+    return [f"FIX {whom[0]}{f' and {len(whom) - 1} more' if len(whom) > 1 else ''}: {fix}"
+            for fix, whom in fixes.items()]
 
 
 def diagnose(snapshot: Snapshot, scope: Scope | None = None) -> dict:

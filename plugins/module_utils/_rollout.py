@@ -139,6 +139,15 @@ def _replicaset(obj: dict) -> Progress:
     return Progress(True, "all replicas available")
 
 
+def settled_status(kind: str, obj: dict) -> Progress:
+    """``rollout_status``, and no pod left beyond the wanted replicas: a scale-down has finished too."""
+    progress = rollout_status(kind, obj)
+    extra = _int(_status(obj).get("replicas")) - spec_replicas(obj)
+    if progress.done and kind != "DaemonSet" and extra > 0:
+        return Progress(False, f"{extra} removed replicas are still terminating")
+    return progress
+
+
 def desired_pods(kind: str, obj: dict) -> int:
     """How many pods the workload wants running."""
     if kind == "DaemonSet":

@@ -390,6 +390,17 @@ summary:
     - >-
       ERROR: Pod dsp/esb-admin-6d4b9c7f5-x7k2p: Pending: not enough cpu: it requests 8, the largest node
       allocatable is 4 (node-2), so no node can ever fit it (3 of 7 nodes)
+fixes:
+  description:
+    - One line per distinct fix, C(FIX) and the first object it is for (with how many more), then what to change.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - >-
+      FIX Pod dsp/esb-admin-6d4b9c7f5-x7k2p: Lower resources.requests so the pod fits on a node, add nodes (or
+      bigger ones), or free capacity that other pods' requests reserve (kubectl describe node shows the allocated
+      resources).
 checked:
   description: How many objects of each kind were diagnosed (a workload's pods count as pods).
   returned: always
