@@ -94,4 +94,5 @@ class ClusterLoop:
                 "containerStatuses": [{"name": c, "ready": False, "restartCount": 0, "state": t}]}))
             self.api.edit("Job", name, namespace, lambda j, s=status, c=condition: j.update(status={
                 **s, "conditions": [{"type": c, "status": "True", "lastTransitionTime": now(),
-                                     **({"reason": "BackoffLimitExceeded"} if c == "Failed" else {})}]}))
+                                     **({"reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}
+                                        if c == "Failed" else {})}]}))

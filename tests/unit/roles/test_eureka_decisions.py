@@ -193,12 +193,12 @@ ROLLED_OUT = {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "rea
 @pytest.mark.parametrize(("status", "reason"), [
     (ROLLED_OUT, ""),
     (None, "StatefulSet not found"),
-    ({**ROLLED_OUT, "observedGeneration": 1}, "update not yet observed"),
-    ({**ROLLED_OUT, "updatedReplicas": 1, "updateRevision": "eureka-8a0"}, "1/3 servers updated"),
-    ({**ROLLED_OUT, "updateRevision": "eureka-8a0"}, "rolling update to eureka-8a0 not finished"),
-    ({**ROLLED_OUT, "replicas": 5}, "removed servers still terminating"),
-    ({**ROLLED_OUT, "readyReplicas": 2}, "2/3 servers Ready"),
-    ({"observedGeneration": 2}, "0/3 servers updated"),
+    ({**ROLLED_OUT, "observedGeneration": 1}, "waiting for the statefulset spec update to be observed"),
+    ({**ROLLED_OUT, "updatedReplicas": 1, "updateRevision": "eureka-8a0"}, "rolling update: 1 pods at revision eureka-8a0"),
+    ({**ROLLED_OUT, "updateRevision": "eureka-8a0"}, "rolling update: 3 pods at revision eureka-8a0"),
+    ({**ROLLED_OUT, "replicas": 5}, "2 removed replicas are still terminating"),
+    ({**ROLLED_OUT, "readyReplicas": 2}, "waiting for 1 pods to be ready"),
+    ({"observedGeneration": 2}, "waiting for 3 pods to be ready"),
 ])
 def test_wait_reason(status, reason):
     assert unready(status) == reason

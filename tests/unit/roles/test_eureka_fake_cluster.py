@@ -22,7 +22,8 @@ import threading
 import pytest
 import yaml
 
-from fake_k8s import FakeKube, serve_http
+from fake_cluster import ApiServer
+from fake_k8s import serve_http
 from fake_workloads import Cluster
 from gitlab_playbook import REPO_ROOT, start
 
@@ -31,36 +32,13 @@ WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 BROKEN_IMAGE = "steeltoeoss/eureka-server:0.0.0-missing"
 
 
-class DiscoverableFake(FakeKube):
-    """The fake with the root discovery documents kubernetes.core's dynamic client reads first."""
-
-    def __init__(self):
-        super().__init__()
-        self.register_kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", True)
-
-    def _handle(self, req):
-        parts = [p for p in req.path.split("/") if p]
-        if parts == ["api"]:
-            return 200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
-        if parts == ["apis"]:
-            groups: dict[str, list[str]] = {}
-            for group_version, _plural in self.kinds:
-                if "/" in group_version:
-                    group, version = group_version.split("/")
-                    if version not in groups.setdefault(group, []):
-                        groups[group].append(version)
-            return 200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-                {"name": group, "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in versions],
-                 "preferredVersion": {"groupVersion": f"{group}/{versions[0]}", "version": versions[0]}}
-                for group, versions in groups.items()]}
-        return super()._handle(req)
-
-
 class RunningCluster:
-    """Steps the fake's controllers in the background, and completes every Job's pod at once."""
+    """Steps the fake's controllers in the background, and completes every Job at once; with
+    ``failing_checks``, a Job's pod fails instead, logging what the peer check logs then."""
 
-    def __init__(self, fake: DiscoverableFake):
+    def __init__(self, fake: ApiServer):
         self.fake = fake
+        self.failing_checks = False
         self.cluster = Cluster(fake, nodes=("node-1", "node-2", "node-3"))
         self.cluster.broken_images[BROKEN_IMAGE] = ("ImagePullBackOff", f'Back-off pulling image "{BROKEN_IMAGE}"')
         self.stop = threading.Event()
@@ -70,15 +48,37 @@ class RunningCluster:
         while not self.stop.wait(0.2):
             self.cluster.step()
             with self.fake._lock:
-                for obj in self.fake.objects.values():
+                for obj in list(self.fake.objects.values()):
                     if obj.get("kind") == "Job" and not (obj.get("status") or {}).get("conditions"):
+                        if self.failing_checks:
+                            self._fail(obj)
+                            continue
                         obj["status"] = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
                         obj["metadata"]["resourceVersion"] = str(next(self.fake._rv))
+
+    def _fail(self, job: dict) -> None:
+        name, namespace = job["metadata"]["name"], job["metadata"]["namespace"]
+        container = job["spec"]["template"]["spec"]["containers"][0]["name"]
+        pod = self.fake.add({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"{name}-x1", "namespace": namespace, "creationTimestamp": "2026-01-01T00:00:00Z",
+                         "labels": {**job["spec"]["template"]["metadata"]["labels"], "job-name": name},
+                         "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": name,
+                                              "uid": job["metadata"]["uid"], "controller": True}]},
+            "spec": {**job["spec"]["template"]["spec"], "nodeName": "node-1"}})
+        self.fake.pod_logs[(namespace, pod["metadata"]["name"], container)] = (
+            "after 60s, servers still miss peers (server:missing peer): eureka-2:eureka-0\n")
+        self.fake.edit("Pod", pod["metadata"]["name"], namespace, lambda p: p.update(status={
+            "phase": "Failed", "containerStatuses": [{"name": container, "ready": False, "restartCount": 0,
+                                                      "state": {"terminated": {"reason": "Error", "exitCode": 1}}}]}))
+        self.fake.edit("Job", name, namespace, lambda j: j.update(status={"failed": 1, "conditions": [
+            {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+             "message": "Job has reached the specified backoff limit"}]}))
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
-    fake = DiscoverableFake()
+    fake = ApiServer()
     server, url = serve_http(fake)
     running = RunningCluster(fake)
     running.thread.start()
@@ -92,7 +92,7 @@ def api(tmp_path_factory):
     inventory = directory / "hosts.yml"
     inventory.write_text(yaml.safe_dump({"all": {"children": {"k8s_api": {"hosts": {"localhost": {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}}}))
-    yield fake, kubeconfig, inventory
+    yield fake, kubeconfig, inventory, running
     running.stop.set()
     server.shutdown()
 
@@ -104,7 +104,7 @@ SMALL = {"eureka_wait_poll_interval": 1, "eureka_timeout": 60, "eureka_peer_chec
 def play(api, *args: str, expect_failure: bool = False, **variables) -> tuple[int, list]:
     """Run playbooks/eureka.yml; returns (changed count of the recap, requests it sent), or with
     expect_failure, (-1, the playbook's output) once it has failed."""
-    fake, kubeconfig, inventory = api
+    fake, kubeconfig, inventory, _running = api
     extra = kubeconfig.parent / "vars.json"
     extra.write_text(json.dumps({**SMALL, **variables, "k8s_kubeconfig": str(kubeconfig)}))
     before = len(fake.log)
@@ -179,6 +179,23 @@ def test_deploy_rerun_check_scale_repair_and_diagnose(api):
 
     # An image that cannot be pulled: the wait gives up and shows why, pod by pod.
     output = play(api, expect_failure=True, eureka_replicas=5, eureka_image_tag="0.0.0-missing", eureka_timeout=4)[1]
-    assert "StatefulSet eureka/eureka not Ready after 4s" in output
-    assert re.search(r"pod eureka-\d: Pending on node-\d - Ready=False.*eureka waiting: ImagePullBackOff "
-                     rf"\(Back-off pulling image \\?\"{re.escape(BROKEN_IMAGE)}\\?\"\)", output), output[-3000:]
+    # The explanation is the doctor's: the stuck rollout, each pod's finding and the fixes.
+    assert "StatefulSet eureka/eureka not Ready after 4s (waiting for 5 pods to be ready)" in output
+    assert re.search(r"ERROR: StatefulSet eureka/eureka: rollout stuck: .* eureka-\d Pending \(ImagePullBackOff: "
+                     rf"Back-off pulling image \\?\"{re.escape(BROKEN_IMAGE)}\\?\"\)", output), output[-3000:]
+    assert re.search(rf"ERROR: Pod eureka/eureka-\d: container eureka image {re.escape(BROKEN_IMAGE)} cannot be "
+                     r"pulled \(ImagePullBackOff\)", output)
+    assert re.search(r"FIX Pod eureka/eureka-\d and 4 more: Correct the image name or tag", output)
+
+    # The servers are back, but they never list each other: the peer check fails, and the run
+    # shows the Job's diagnosis and the check's own log.
+    api[3].failing_checks = True
+    try:
+        output = play(api, expect_failure=True)[1]
+    finally:
+        api[3].failing_checks = False
+    assert re.search(r"The peer check eureka-peer-check[-\w]* failed: the servers did not all register with each "
+                     r"other within 60s", output), output[-3000:]
+    assert re.search(r"ERROR: Job eureka/eureka-peer-check[-\w]*: failed \(BackoffLimitExceeded: Job has reached "
+                     r"the specified backoff limit\)", output), output[-3000:]
+    assert "log: after 60s, servers still miss peers (server:missing peer): eureka-2:eureka-0" in output, output[-6000:]

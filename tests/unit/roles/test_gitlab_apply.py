@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from fake_cluster import ApiServer, ClusterLoop
-from fake_k8s import now, serve_http
+from fake_k8s import serve_http
 from gitlab_playbook import DEFAULTS_PLAYBOOK, start
 
 NAMESPACE = "gitlab"
@@ -107,12 +107,6 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
             runs["rotate"] = run(**changed, gitlab_redis_password=ROTATED_REDIS_PASSWORD)
             runs["rotate"].objects = {"Secret": _objects(api, "Secret")}
             runs["job_fails"] = run(gitlab_init_backoff_limit=0)
-            with api._lock:
-                api.add({"apiVersion": "v1", "kind": "Event",
-                         "metadata": {"name": "gitlab-redis.1", "namespace": NAMESPACE},
-                         "involvedObject": {"kind": "Deployment", "name": "gitlab-redis"},
-                         "type": "Normal", "reason": "ScalingReplicaSet", "lastTimestamp": now(),
-                         "message": "Scaled up replica set gitlab-redis-2 to 1"})
             loop.cluster.broken_images[BROKEN_REDIS_IMAGE] = ("ImagePullBackOff", 'Back-off pulling image "redis:7.2.5-broken"')
             runs["redis_broken"] = run(gitlab_redis_image_tag="7.2.5-broken", gitlab_middleware_timeout=3)
             runs["absent"] = run(gitlab_state="absent", gitlab_redis_image_tag="7.2.5-broken")
@@ -217,19 +211,28 @@ def test_a_failing_init_job_fails_the_role_with_its_log(scenario: dict[str, Run]
     failed = scenario["job_fails"]
     assert failed.returncode != 0
     assert re.search(r"The init Job gitlab-init-[0-9a-f]{10} failed: see the diagnosis above", failed.output)
+    # The doctor's findings about the Job and its pod, then the Job's log.
+    assert re.search(r"ERROR: Job gitlab/gitlab-init-[0-9a-f]{10}: failed \(BackoffLimitExceeded: Job has reached the "
+                     r"specified backoff limit\)", failed.output), failed.output[-3000:]
+    assert re.search(r"ERROR: Pod gitlab/gitlab-init-[0-9a-f]{10}-\w+: container prepare-database failed with exit "
+                     r"code 3 \(Error\)", failed.output)
     assert 'psql: ERROR:  permission denied to create extension \\"amcheck\\"' in failed.output
-    assert re.search(r"container prepare-database: terminated \(Error, exit code 3\)", failed.output)
     # GitLab is not touched while its database is not prepared.
     assert not [w for w in failed.writes() if "/deployments/gitlab" in w and "redis" not in w and "postgresql" not in w]
 
 
-def test_a_redis_that_never_gets_ready_fails_with_its_pods_and_events(scenario: dict[str, Run]) -> None:
+def test_a_redis_that_never_gets_ready_fails_with_the_doctors_findings(scenario: dict[str, Run]) -> None:
     broken = scenario["redis_broken"]
     assert broken.returncode != 0
-    assert "gitlab-redis, gitlab-postgresql not Ready after 3s (gitlab-redis: 0/1 pods Ready)" in broken.output
-    assert re.search(r'container redis: waiting \(ImagePullBackOff: Back-off pulling image \\"redis:7.2.5-broken\\"\)', broken.output)
+    assert ("gitlab-redis, gitlab-postgresql not Ready after 3s (gitlab-redis: 0 of 1 updated replicas are available)"
+            in broken.output), broken.output[-3000:]
     assert "FAILED - RETRYING" in broken.output
-    assert "Normal ScalingReplicaSet Deployment/gitlab-redis: Scaled up replica set gitlab-redis-2 to 1" in broken.output
+    # The doctor's findings: the Deployment, its pod's image, and what to do.
+    assert re.search(r"ERROR: Deployment gitlab/gitlab-redis: 0 of 1 pods available .*ImagePullBackOff: Back-off "
+                     r'pulling image \\"redis:7.2.5-broken\\"', broken.output)
+    assert re.search(r"ERROR: Pod gitlab/gitlab-redis-[-\w]+: container redis image redis:7.2.5-broken cannot be pulled "
+                     r"\(ImagePullBackOff\)", broken.output)
+    assert re.search(r"FIX Pod gitlab/gitlab-redis-[-\w]+: Correct the image name or tag", broken.output)
 
 
 def test_absent_removes_the_workloads_and_keeps_claims_and_secrets(scenario: dict[str, Run]) -> None:
