@@ -93,7 +93,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
         # An init Job with backoffLimit 0 stands for a database that refuses the SQL.
         with ClusterLoop(api, fails=lambda job: job["spec"].get("backoffLimit") == 0) as loop:
             runs["deploy"] = run()
-            runs["deploy"].objects = {k: _objects(api, k) for k in ("Job", "Pod", "ReplicaSet")}
+            runs["deploy"].objects = {k: _objects(api, k) for k in ("Job", "Pod", "ReplicaSet", "Secret")}
             runs["again"] = run()
             runs["check"] = run("--check", "--diff")
             runs["skip_stop"] = run(gitlab_app_image_tag="18.9.0-ce.0")
@@ -129,7 +129,7 @@ def test_the_first_run_deploys_everything_and_waits_for_it(scenario: dict[str, R
         "PersistentVolumeClaim/gitlab-data", "PersistentVolumeClaim/gitlab-redis-data", "PersistentVolumeClaim/gitlab-postgresql-data",
         "Service/gitlab-redis", "Deployment/gitlab-redis", "Service/gitlab-postgresql", "Deployment/gitlab-postgresql",
         f"Job/{job}", "ConfigMap/gitlab-init-completed", "ConfigMap/gitlab-omnibus-config", "Service/gitlab",
-        "Deployment/gitlab",
+        "Deployment/gitlab", "Secret/gitlab-root-seed",
     ])
     assert deploy.objects["Job"][0]["status"]["conditions"][0]["type"] == "Complete"
     # In order: redis and postgres Ready, then the init Job complete, then gitlab-ce Ready.
@@ -138,6 +138,22 @@ def test_the_first_run_deploys_everything_and_waits_for_it(scenario: dict[str, R
              "Apply gitlab-ce", "Wait until Ready: gitlab (up to 60s"]
     positions = [deploy.output.find(step) for step in steps]
     assert -1 not in positions and positions == sorted(positions), positions
+
+
+def test_the_root_password_leaves_gitlabs_pod_once_gitlab_has_seeded_its_database(scenario: dict[str, Run]) -> None:
+    deploy = scenario["deploy"]
+    writes = deploy.writes()
+    # The copy GitLab's pod mounts is deleted only after GitLab is Ready (it has seeded the database).
+    seed_deleted = writes.index(f"DELETE /api/v1/namespaces/{NAMESPACE}/secrets/gitlab-root-seed")
+    gitlab_created = max(i for i, w in enumerate(writes) if w == f"POST /apis/apps/v1/namespaces/{NAMESPACE}/deployments")
+    assert seed_deleted > gitlab_created
+    assert deploy.output.find("Delete the root password's copy for the seed") > deploy.output.find("Wait until Ready: gitlab (")
+    assert sorted(s["metadata"]["name"] for s in deploy.objects["Secret"]) == [
+        "gitlab-postgresql-password", "gitlab-redis-password", "gitlab-root-password"]
+    # GitLab's pod template is unchanged by it: the volume is optional, the pod is not rolled.
+    gitlab_sets = {rs["metadata"]["name"] for rs in deploy.objects["ReplicaSet"]
+                   if rs["metadata"]["name"].startswith("gitlab-") and rs["metadata"]["ownerReferences"][0]["name"] == "gitlab"}
+    assert len(gitlab_sets) == 1
 
 
 def test_a_second_run_changes_nothing_and_rewrites_nothing(scenario: dict[str, Run]) -> None:

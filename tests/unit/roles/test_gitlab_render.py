@@ -204,6 +204,7 @@ def test_the_expected_objects_are_rendered(renders: dict[str, Render]) -> None:
         f"Job/{job}",
         "ConfigMap/gitlab-omnibus-config", "Service/gitlab", "Deployment/gitlab",
         "Secret/gitlab-root-password", "Secret/gitlab-postgresql-password", "Secret/gitlab-redis-password",
+        "Secret/gitlab-root-seed",
     ])
     shared = renders["example-shared-saml"].of_kind("PersistentVolumeClaim")
     assert [(c["metadata"]["name"], c["spec"]["accessModes"]) for c in shared] == [("gitlab-claim", ["ReadWriteMany"])]
@@ -378,7 +379,9 @@ def test_an_external_redis_replaces_the_bundled_one(renders: dict[str, Render]) 
 
 def test_no_password_in_configmaps_env_values_or_play_output(render: Render) -> None:
     passwords = render.passwords()
-    assert len(passwords) == 3 and all(len(p) >= 16 for p in passwords.values())
+    # Three passwords; the fourth Secret is the copy of the root one for GitLab's first start.
+    assert len(passwords) == 4 and all(len(p) >= 16 for p in passwords.values())
+    assert passwords["gitlab-root-seed"] == passwords["gitlab-root-password"]
     manifests = render.manifest_file.read_text()
     for name, password in passwords.items():
         assert password not in manifests, f"{name}'s password appears in {render.manifest_file.name}"
@@ -406,13 +409,35 @@ def test_redis_reads_its_password_from_a_config_file_in_its_secret(render: Rende
 def test_the_root_password_is_a_file_for_the_seed_not_an_environment_variable(render: Render) -> None:
     gitlab = _container(render, "Deployment", "gitlab", "gitlab")
     assert "GITLAB_ROOT_PASSWORD" not in {e["name"] for e in gitlab["env"]}
+    # GitLab's pod mounts a copy made for the seed, optional: once the copy is deleted the
+    # directory is empty, gitlab.rb skips it, and the pod template (so the pod) stays the same.
     volumes = {v["name"]: v for v in render.get("Deployment", "gitlab")["spec"]["template"]["spec"]["volumes"]}
     assert volumes["initial-root-password"]["secret"] == {
-        "secretName": "gitlab-root-password", "items": [{"key": "password", "path": "password"}], "defaultMode": 0o400}
+        "secretName": "gitlab-root-seed", "items": [{"key": "password", "path": "password"}], "defaultMode": 0o400,
+        "optional": True}
     config = render.get("ConfigMap", "gitlab-omnibus-config")["data"]["gitlab.rb"]
-    assert "gitlab_rails['initial_root_password'] = File.read('/run/secrets/gitlab-initial-root/password')" in config
-    root = next(s for s in render.secrets if s["metadata"]["name"] == "gitlab-root-password")
-    assert "first seeds its database" in root["metadata"]["annotations"]["kubeops.platform/password-use"]
+    assert ("gitlab_rails['initial_root_password'] = File.read(initial_root_password_file) if "
+            "File.exist?(initial_root_password_file)") in config
+    assert "initial_root_password_file = '/run/secrets/gitlab-initial-root/password'" in config
+    secrets = {s["metadata"]["name"]: s for s in render.secrets}
+    assert "first seeds its database" in secrets["gitlab-root-password"]["metadata"]["annotations"]["kubeops.platform/password-use"]
+    assert secrets["gitlab-root-seed"]["data"] == secrets["gitlab-root-password"]["data"]
+
+
+def test_once_gitlab_has_seeded_its_database_the_copy_for_the_seed_is_not_made_again(
+        renders: dict[str, Render], tmp_path_factory: pytest.TempPathFactory) -> None:
+    # The root Secret kept, its copy gone (deleted after GitLab's first start): nothing brings the
+    # copy back, and no other manifest changes, so GitLab is not restarted.
+    first = renders["defaults"]
+    directory = tmp_path_factory.mktemp("seeded") / "out"
+    directory.mkdir()
+    (directory / first.manifest_file.name).write_text(first.manifest_file.read_text())
+    kept = [s for s in first.secrets if s["metadata"]["name"] != "gitlab-root-seed"]
+    (directory / first.secrets_file.name).write_text(yaml.safe_dump_all(kept))
+    seeded = collect("defaults", directory, run_render("defaults", directory))
+    assert sorted(s["metadata"]["name"] for s in seeded.secrets) == [
+        "gitlab-postgresql-password", "gitlab-redis-password", "gitlab-root-password"]
+    assert seeded.manifest_file.read_text() == first.manifest_file.read_text()
 
 
 def test_a_new_password_rolls_the_pods_that_read_it(renders: dict[str, Render]) -> None:
