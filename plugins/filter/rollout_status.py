@@ -55,8 +55,8 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C(done) (rolled out), C(message) (what kubectl rollout status would print) and C(failed) (it never will be:
-      a Deployment past its progress deadline, or an update strategy rollout status cannot follow).
+    - C(done) (rolled out), C(message) (what kubectl rollout status would print) and C(failed) (it never will
+      be, as for a Deployment past its progress deadline or an update strategy rollout status cannot follow).
   type: dict
 """
 
