@@ -43,8 +43,9 @@ NOT_EXERCISED = {
     # (tests/unit/roles drive those failures).
     **{("kubeops-platform:gitlab", 5, verb, resource): "diagnosis after a failed wait"
        for verb in ("get", "list") for resource in ("pods", "events")},
-    ("kubeops-platform:gitlab", 6, "get", "pods/log"): "diagnosis of a failed init Job",
-    **{("kubeops-platform:gitlab", 7, verb, "networkpolicies"): "gitlab_network_policy_enabled, off by default"
+    ("kubeops-platform:gitlab", 6, "list", "replicasets"): "diagnosis after a failed wait (a Deployment's pods)",
+    ("kubeops-platform:gitlab", 7, "get", "pods/log"): "diagnosis of a failed init Job",
+    **{("kubeops-platform:gitlab", 8, verb, "networkpolicies"): "gitlab_network_policy_enabled, off by default"
        for verb in ("get", "list", "create", "patch", "delete")},
     **{("kubeops-platform:eureka", 6, verb, resource): "diagnosis after a failed wait"
        for verb in ("get", "list") for resource in ("pods", "events")},
