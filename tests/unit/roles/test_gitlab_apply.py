@@ -126,6 +126,7 @@ def test_the_first_run_deploys_everything_and_waits_for_it(scenario: dict[str, R
     job = deploy.objects["Job"][0]["metadata"]["name"]
     assert created == sorted([
         "Namespace/gitlab", "Secret/gitlab-root-password", "Secret/gitlab-postgresql-password", "Secret/gitlab-redis-password",
+        "Secret/gitlab-postgresql-admin-password",
         "PersistentVolumeClaim/gitlab-data", "PersistentVolumeClaim/gitlab-redis-data", "PersistentVolumeClaim/gitlab-postgresql-data",
         "Service/gitlab-redis", "Deployment/gitlab-redis", "Service/gitlab-postgresql", "Deployment/gitlab-postgresql",
         f"Job/{job}", "ConfigMap/gitlab-init-completed", "ConfigMap/gitlab-omnibus-config", "Service/gitlab",
@@ -149,7 +150,7 @@ def test_the_root_password_leaves_gitlabs_pod_once_gitlab_has_seeded_its_databas
     assert seed_deleted > gitlab_created
     assert deploy.output.find("Delete the root password's copy for the seed") > deploy.output.find("Wait until Ready: gitlab (")
     assert sorted(s["metadata"]["name"] for s in deploy.objects["Secret"]) == [
-        "gitlab-postgresql-password", "gitlab-redis-password", "gitlab-root-password"]
+        "gitlab-postgresql-admin-password", "gitlab-postgresql-password", "gitlab-redis-password", "gitlab-root-password"]
     # GitLab's pod template is unchanged by it: the volume is optional, the pod is not rolled.
     gitlab_sets = {rs["metadata"]["name"] for rs in deploy.objects["ReplicaSet"]
                    if rs["metadata"]["name"].startswith("gitlab-") and rs["metadata"]["ownerReferences"][0]["name"] == "gitlab"}
@@ -259,14 +260,16 @@ def test_absent_removes_the_workloads_and_keeps_claims_and_secrets(scenario: dic
     # The database stays prepared: so does the record of its init Job.
     assert left["ConfigMap"] == ["gitlab-init-completed"]
     assert left["PersistentVolumeClaim"] == ["gitlab-data", "gitlab-postgresql-data", "gitlab-redis-data"]
-    assert left["Secret"] == ["gitlab-postgresql-password", "gitlab-redis-password", "gitlab-root-password"]
+    assert left["Secret"] == ["gitlab-postgresql-admin-password", "gitlab-postgresql-password", "gitlab-redis-password",
+                              "gitlab-root-password"]
 
 
 def test_passwords_never_appear_in_the_output(scenario: dict[str, Run]) -> None:
     secrets = [r.body for run in scenario.values() for r in run.requests
                if r.method in ("POST", "PATCH") and re.search(r"/secrets(/|$)", r.path) and isinstance(r.body, dict)]
     passwords = {base64.b64decode(s["data"]["password"]).decode() for s in secrets if "data" in s}
-    assert len(passwords) == 4 and ROTATED_REDIS_PASSWORD in passwords  # three generated, one rotated
+    # Four generated (root, GitLab's database role, the database superuser, Redis), one rotated.
+    assert len(passwords) == 5 and ROTATED_REDIS_PASSWORD in passwords
     for name, run in scenario.items():
         for password in passwords:
             assert password not in run.output, f"a password appears in the output of the {name} run"

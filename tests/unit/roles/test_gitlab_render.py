@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import yaml
 from ansible_collections.kubeops.platform.plugins.module_utils._selectors import selector_match
 from ansible_collections.kubeops.platform.plugins.module_utils._tolerations import untolerated_taints
 from gitlab_playbook import DEFAULTS_PLAYBOOK, REPO_ROOT, start
+import local_postgres
 KUBERNETES_VERSIONS = ["1.29.0", "1.34.0"]
 DEFAULT_NODE_PORT_RANGE = (30000, 32767)
 
@@ -134,6 +136,7 @@ REJECTED_VALUES = {
     "gitlab_postgres_max_connections": 50,
     "gitlab_database_storage_class": "daocloud-nfs",
     "gitlab_redis_password": 'with "quotes"',
+    "gitlab_postgres_admin_user": "gitlab",
 }
 EXTERNAL_WITHOUT_PASSWORD = {"gitlab_postgres_enabled": False, "gitlab_postgres_host": "db.example.com"}
 
@@ -204,7 +207,7 @@ def test_the_expected_objects_are_rendered(renders: dict[str, Render]) -> None:
         f"Job/{job}",
         "ConfigMap/gitlab-omnibus-config", "Service/gitlab", "Deployment/gitlab",
         "Secret/gitlab-root-password", "Secret/gitlab-postgresql-password", "Secret/gitlab-redis-password",
-        "Secret/gitlab-root-seed",
+        "Secret/gitlab-postgresql-admin-password", "Secret/gitlab-root-seed",
     ])
     shared = renders["example-shared-saml"].of_kind("PersistentVolumeClaim")
     assert [(c["metadata"]["name"], c["spec"]["accessModes"]) for c in shared] == [("gitlab-claim", ["ReadWriteMany"])]
@@ -379,8 +382,9 @@ def test_an_external_redis_replaces_the_bundled_one(renders: dict[str, Render]) 
 
 def test_no_password_in_configmaps_env_values_or_play_output(render: Render) -> None:
     passwords = render.passwords()
-    # Three passwords; the fourth Secret is the copy of the root one for GitLab's first start.
-    assert len(passwords) == 4 and all(len(p) >= 16 for p in passwords.values())
+    # Root, GitLab's database role, the database superuser, Redis, and the copy of the root one
+    # for GitLab's first start.
+    assert len(passwords) == 5 and all(len(p) >= 16 for p in passwords.values())
     assert passwords["gitlab-root-seed"] == passwords["gitlab-root-password"]
     manifests = render.manifest_file.read_text()
     for name, password in passwords.items():
@@ -391,8 +395,10 @@ def test_no_password_in_configmaps_env_values_or_play_output(render: Render) -> 
             for env in container.get("env", []):
                 if re.search(r"PASS|AUTH|SECRET|TOKEN", env["name"]):
                     assert "valueFrom" in env and "secretKeyRef" in env["valueFrom"], f"{container['name']}: {env['name']}"
+            # Scripts may hand a variable to a program's environment ("PGPASSWORD=$X psql"), never
+            # a value to its arguments, where ps shows it: no --requirepass, no $(VAR) expansion.
             command_line = " ".join(container.get("command", []) + container.get("args", []))
-            assert not re.search(r"requirepass|\$\(|PASSWORD", command_line), f"{container['name']}: {command_line}"
+            assert not re.search(r"requirepass|\$\(|--password", command_line), f"{container['name']}: {command_line}"
 
 
 def test_redis_reads_its_password_from_a_config_file_in_its_secret(render: Render) -> None:
@@ -436,7 +442,7 @@ def test_once_gitlab_has_seeded_its_database_the_copy_for_the_seed_is_not_made_a
     (directory / first.secrets_file.name).write_text(yaml.safe_dump_all(kept))
     seeded = collect("defaults", directory, run_render("defaults", directory))
     assert sorted(s["metadata"]["name"] for s in seeded.secrets) == [
-        "gitlab-postgresql-password", "gitlab-redis-password", "gitlab-root-password"]
+        "gitlab-postgresql-admin-password", "gitlab-postgresql-password", "gitlab-redis-password", "gitlab-root-password"]
     assert seeded.manifest_file.read_text() == first.manifest_file.read_text()
 
 
@@ -657,6 +663,17 @@ def test_the_init_job_waits_creates_the_extensions_and_exits(render: Render) -> 
         assert f'CREATE EXTENSION IF NOT EXISTS "{extension}";' in script
     # Not the GitLab image's entrypoint: that one never exits.
     assert "gitlab-ce" not in pod["containers"][0]["image"]
+    # The superuser's password is for this Job alone; GitLab gets only its own role's.
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["ADMIN_USER"]["value"] == "postgres" and env["APP_USER"]["value"] == "gitlab"
+    assert env["ADMIN_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "gitlab-postgresql-admin-password"
+    assert env["APP_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "gitlab-postgresql-password"
+    postgres = _container(render, "Deployment", "gitlab-postgresql", "postgresql")
+    postgres_env = {e["name"]: e for e in postgres["env"]}
+    assert postgres_env["POSTGRES_USER"]["value"] == "postgres"
+    assert postgres_env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "gitlab-postgresql-admin-password"
+    gitlab_env = json.dumps(_container(render, "Deployment", "gitlab", "gitlab")["env"])
+    assert "gitlab-postgresql-admin-password" not in gitlab_env
 
 
 # --- runs that change inputs ------------------------------------------------------------------------
@@ -679,9 +696,11 @@ def test_a_second_render_reuses_the_passwords_and_changes_nothing(renders: dict[
         ({"gitlab_postgres_password": "another-db-password"},
          "gitlab_postgres_password differs from the password kept in Secret gitlab/gitlab-postgresql-password"),
         ({"gitlab_postgres_password": "another-db-password", "gitlab_postgres_password_rotated": True}, None),
+        ({"gitlab_postgres_admin_password": "another-admin-password"},
+         "gitlab_postgres_admin_password differs from the password kept in Secret gitlab/gitlab-postgresql-admin-password"),
         ({"gitlab_redis_password": "another-redis-password"}, None),
     ],
-    ids=["root", "postgres", "postgres-rotated", "redis"],
+    ids=["root", "postgres", "postgres-rotated", "postgres-admin", "redis"],
 )
 def test_a_kept_password_changes_only_where_the_change_reaches_its_server(
         renders: dict[str, Render], tmp_path_factory: pytest.TempPathFactory, values: dict, refusal: str | None) -> None:
@@ -723,6 +742,7 @@ def test_rejected_values_stop_the_role_before_anything_is_written(runs: dict[str
         "gitlab_app_image_tag 'latest' is not a pinned version",
         "gitlab_redis_resources: the cpu request 2 is above its limit 1",
         "gitlab_postgres_extensions lacks amcheck, which GitLab requires",
+        "gitlab_postgres_admin_user and gitlab_postgres_user are both 'gitlab': GitLab must not connect as the database superuser",
         "gitlab_saml_enabled needs gitlab_saml_idp_sso_target_url",
         "gitlab_root_password is shorter than 8 characters",
         "gitlab_app_resources: the memory limit 2Gi is below 3Gi, the least GitLab runs in",
@@ -756,3 +776,47 @@ def test_every_variable_is_specified_defaulted_and_documented() -> None:
     for name, spec in specified.items():
         if "default" in spec:
             assert spec["default"] == defaults[name], name
+
+
+# --- the init Job's SQL, run by a real PostgreSQL -------------------------------------------------
+
+
+def _run_init_script(render: Render, server: local_postgres.Server) -> subprocess.CompletedProcess:
+    """The prepare-database container's script, with its environment resolved as the kubelet would."""
+    container = render.of_kind("Job")[0]["spec"]["template"]["spec"]["containers"][0]
+    secrets = render.passwords()
+    env = {e["name"]: e["value"] if "value" in e else secrets[e["valueFrom"]["secretKeyRef"]["name"]]
+           for e in container["env"]}
+    env.update(PGHOST="127.0.0.1", PGPORT=str(server.port), PATH=os.environ["PATH"])
+    return subprocess.run(container["command"], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(local_postgres.missing() is not None, reason=str(local_postgres.missing()))
+@pytest.mark.parametrize("initialised_as", ["postgres", "gitlab"], ids=["new-database", "earlier-role-version"])
+def test_the_init_job_leaves_gitlab_an_ordinary_role_that_owns_its_database(renders: dict[str, Render],
+                                                                             initialised_as: str) -> None:
+    # A data directory the postgres image initialised with POSTGRES_USER=postgres (this role), or with
+    # POSTGRES_USER=gitlab (earlier versions of it, where GitLab connected as the superuser).
+    render = renders["defaults"]
+    passwords = render.passwords()
+    admin, app = passwords["gitlab-postgresql-admin-password"], passwords["gitlab-postgresql-password"]
+    server = local_postgres.Server(initialised_as, admin if initialised_as == "postgres" else app, "gitlabhq_production")
+    try:
+        for attempt in ("first", "again"):
+            result = _run_init_script(render, server)
+            assert result.returncode == 0, f"{attempt} run:\n{result.stdout}\n{result.stderr}"
+            assert "database prepared" in result.stdout
+        assert admin not in result.stdout + result.stderr and app not in result.stdout + result.stderr
+        as_gitlab = server.psql("gitlab", app, "gitlabhq_production", "SELECT rolsuper, rolcreaterole, rolcreatedb "
+                                "FROM pg_roles WHERE rolname = current_user")
+        assert as_gitlab == "f|f|f", "GitLab's role is an ordinary one"
+        owner = server.psql("postgres", admin, "gitlabhq_production",
+                            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()")
+        assert owner == "gitlab"
+        assert server.psql("postgres", admin, "gitlabhq_production", "SELECT rolsuper FROM pg_roles WHERE rolname = current_user") == "t"
+        extensions = server.psql("gitlab", app, "gitlabhq_production", "SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension")
+        assert extensions == "amcheck,btree_gist,pg_trgm,plpgsql"
+        # What GitLab's migrations do: create tables in the public schema.
+        server.psql("gitlab", app, "gitlabhq_production", "CREATE TABLE schema_migrations (version text); DROP TABLE schema_migrations")
+    finally:
+        server.stop()
