@@ -30,7 +30,7 @@ AS_ROOT = os.geteuid() == 0
 def missing() -> str | None:
     if BIN is None or not (BIN / "pg_ctl").exists() or not shutil.which("psql"):
         return "no PostgreSQL server binaries (initdb, pg_ctl, psql) on this machine"
-    if AS_ROOT and (shutil.which("runuser") is None or subprocess.run(["id", "postgres"], capture_output=True).returncode):
+    if AS_ROOT and (shutil.which("runuser") is None or subprocess.run(["id", "postgres"], capture_output=True, check=False).returncode):
         return "running as root without a postgres user to run the server as"
     return None
 
