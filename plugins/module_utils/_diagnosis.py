@@ -1186,10 +1186,10 @@ def fix_lines(findings: list[dict]) -> list[str]:
     fixes: dict[str, list[str]] = {}
     for finding in findings:
         obj = finding["object"]
-        where = f"{obj['namespace']}/{obj['name']}" if obj["namespace"] else obj["name"]
-        fixes.setdefault(finding["fix"], [])
-        if f"{obj['kind']} {where}" not in fixes[finding["fix"]]:
-            fixes[finding["fix"]].append(f"{obj['kind']} {where}")
+        name = f"{obj['kind']} {obj['namespace']}/{obj['name']}" if obj["namespace"] else f"{obj['kind']} {obj['name']}"
+        whom = fixes.setdefault(finding["fix"], [])
+        if name not in whom:
+            whom.append(name)
     return [f"FIX {whom[0]}{f' and {len(whom) - 1} more' if len(whom) > 1 else ''}: {fix}"
             for fix, whom in fixes.items()]
 

@@ -52,11 +52,15 @@ class Server:
         if AS_ROOT:
             shutil.chown(self.root, "postgres")
             shutil.chown(self.root / "pw", "postgres")
-        self._run([BIN / "initdb", "-D", self.data, "-U", superuser, f"--pwfile={self.root / 'pw'}",
-                   "--auth=scram-sha-256", "--no-sync"])
-        self._run([BIN / "pg_ctl", "-D", self.data, "-l", self.root / "log", "-w", "start", "-o",
-                   f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"])
-        self.psql(superuser, password, "postgres", f'CREATE DATABASE "{database}"')
+        try:
+            self._run([BIN / "initdb", "-D", self.data, "-U", superuser, f"--pwfile={self.root / 'pw'}",
+                       "--auth=scram-sha-256", "--no-sync"])
+            self._run([BIN / "pg_ctl", "-D", self.data, "-l", self.root / "log", "-w", "start", "-o",
+                       f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"])
+            self.psql(superuser, password, "postgres", f'CREATE DATABASE "{database}"')
+        except BaseException:
+            self.stop()  # no server or directory left behind by a failed start
+            raise
 
     def _run(self, command: list) -> None:
         command = [str(part) for part in command]
@@ -72,6 +76,7 @@ class Server:
 
     def stop(self) -> None:
         try:
-            self._run([BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "stop"])
+            if (self.data / "postmaster.pid").exists():
+                self._run([BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "stop"])
         finally:
             shutil.rmtree(self.root, ignore_errors=True)

@@ -92,7 +92,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     try:
         # An init Job with backoffLimit 0 stands for a database that refuses the SQL.
         with ClusterLoop(api, fails=lambda job: job["spec"].get("backoffLimit") == 0) as loop:
-            runs["deploy"] = run()
+            runs["deploy"] = run("--diff")  # --diff too: its output must not show a Secret either
             runs["deploy"].objects = {k: _objects(api, k) for k in ("Job", "Pod", "ReplicaSet", "Secret")}
             runs["again"] = run()
             runs["check"] = run("--check", "--diff")
